@@ -1,0 +1,1 @@
+//! Rampart's control plane server: authenticated admin API, proxy registry and status.

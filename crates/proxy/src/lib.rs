@@ -1,0 +1,1 @@
+//! Rampart's data plane: listeners, request hygiene, routing, upstream pools, access control, egress and metrics.
