@@ -1,0 +1,374 @@
+//! The configuration model. Every struct rejects unknown fields; every field has a safe default.
+
+use crate::units::{ByteSize, Duration};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A whole Rampart configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    pub admin: AdminConfig,
+    pub control: ControlConfig,
+    pub store: StoreConfig,
+    pub gateway: GatewayConfig,
+}
+
+/// The admin listener: `/metrics`, `/healthz`, `/readyz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+}
+
+/// The control-plane API (always HTTPS, always authenticated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    pub listen: SocketAddr,
+    /// A proxy that has not reported for this long is no longer listed as connected.
+    pub proxy_ttl: Duration,
+}
+
+/// Where the control plane keeps its state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`; default: `rampart.db` in the data directory.
+    pub url: Option<String>,
+}
+
+/// The data plane: listeners, clusters and routes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayConfig {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    pub listeners: Vec<Listener>,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Append one JSON line per access event to this file.
+    pub access_log: Option<PathBuf>,
+    pub egress: Option<Egress>,
+    pub clusters: Vec<Cluster>,
+    pub routes: Vec<Route>,
+}
+
+/// One ingress listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    pub name: String,
+    pub address: SocketAddr,
+    /// TLS termination; absent means plaintext.
+    #[serde(default)]
+    pub tls: Option<ListenerTls>,
+    /// Accept HTTP/2 with prior knowledge on a plaintext listener.
+    #[serde(default)]
+    pub h2c: bool,
+}
+
+/// Certificates for a TLS listener. With none listed, `rampart up` issues one from its local CA.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenerTls {
+    pub certificates: Vec<CertificateFiles>,
+}
+
+/// A certificate chain and its private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Request limits at the door.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_header_count: usize,
+    pub max_header_bytes: ByteSize,
+    pub max_uri_bytes: ByteSize,
+    /// Default body limit for routes that set none.
+    pub max_body_bytes: ByteSize,
+    /// Request bodies up to this size are read whole before the upstream sees the request.
+    pub request_buffer_bytes: ByteSize,
+}
+
+/// Timeouts of the door and of upstream calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Time allowed to receive a request's head (slowloris protection).
+    pub header_read: Duration,
+    /// Keep-alive idle time before a client connection is closed.
+    pub idle: Duration,
+    pub upstream_connect: Duration,
+    /// Time allowed for the upstream's response head (504 after).
+    pub upstream_response: Duration,
+    /// Grace period for in-flight requests on shutdown.
+    pub drain: Duration,
+}
+
+/// The egress listener: the one way out, to allow-listed hosts only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    pub address: SocketAddr,
+    /// `host`, `host:port` or `*.domain[:port]`; a pattern without a port allows ports 80 and 443.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+/// An upstream cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    /// `host:port` of each endpoint.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// A server built into Rampart instead of endpoints.
+    #[serde(default)]
+    pub builtin: Option<Builtin>,
+    #[serde(default)]
+    pub balance: Balance,
+    #[serde(default)]
+    pub protocol: UpstreamProtocol,
+    #[serde(default)]
+    pub tls: Option<UpstreamTls>,
+    /// Idle pooled connections kept per endpoint.
+    #[serde(default = "default_pool_idle")]
+    pub max_idle_per_endpoint: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    /// Answers every request with a JSON description of it.
+    Echo,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    LeastRequest,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    #[default]
+    Http1,
+    Http2,
+}
+
+/// TLS towards a cluster's endpoints. Verification is on unless the `danger` flag says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamTls {
+    /// PEM file of CAs to trust; default: the system roots.
+    pub ca: Option<PathBuf>,
+    /// Name to send as SNI and to verify; default: the endpoint's host.
+    pub server_name: Option<String>,
+    /// Skip certificate verification. Never use outside a lab.
+    pub danger_skip_verify: bool,
+}
+
+/// A route from matching requests to a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub name: String,
+    #[serde(rename = "match", default)]
+    pub matcher: RouteMatch,
+    pub cluster: String,
+    #[serde(default)]
+    pub rewrite: Option<Rewrite>,
+    #[serde(default)]
+    pub headers: HeaderOps,
+    #[serde(default)]
+    pub max_body_bytes: Option<ByteSize>,
+    #[serde(default)]
+    pub access: Option<AccessList>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Upstream response timeout for this route (overrides `timeouts.upstream_response`).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+}
+
+/// What a request must look like to take a route. Empty means everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteMatch {
+    /// `api.example.com` or `*.example.com`; the port is ignored.
+    pub host: Option<String>,
+    pub path_prefix: Option<String>,
+    pub path_exact: Option<String>,
+    pub path_regex: Option<String>,
+    pub methods: Vec<String>,
+}
+
+/// Changes to the request before it goes upstream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rewrite {
+    /// Replaces the matched `path_prefix` (or the whole path for exact/regex matches).
+    pub path_prefix: Option<String>,
+    /// Host header to send upstream.
+    pub host: Option<String>,
+}
+
+/// Header edits per route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeaderOps {
+    pub request_add: BTreeMap<String, String>,
+    pub request_remove: Vec<String>,
+    pub response_add: BTreeMap<String, String>,
+    pub response_remove: Vec<String>,
+}
+
+/// CIDR lists. A matching `deny` wins; with an `allow` list, anything outside it is denied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessList {
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+}
+
+/// A token bucket per key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests_per_second: u32,
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// `client_ip` (default), `route`, `header:NAME` or `principal`.
+    #[serde(default)]
+    pub key: RateKey,
+}
+
+/// What a rate limit counts by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    #[default]
+    ClientIp,
+    Route,
+    Header(String),
+    Principal,
+}
+
+// === impl defaults ===
+
+fn default_pool_idle() -> usize {
+    64
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9901)),
+        }
+    }
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
+            proxy_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            listeners: Vec::new(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            trusted_proxies: Vec::new(),
+            access_log: None,
+            egress: None,
+            clusters: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_header_count: 100,
+            max_header_bytes: ByteSize(16 * 1024),
+            max_uri_bytes: ByteSize(8 * 1024),
+            max_body_bytes: ByteSize(10 * 1024 * 1024),
+            request_buffer_bytes: ByteSize(64 * 1024),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            upstream_connect: Duration::from_secs(3),
+            upstream_response: Duration::from_secs(30),
+            drain: Duration::from_secs(15),
+        }
+    }
+}
+
+// === impl RateKey ===
+
+impl std::str::FromStr for RateKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "client_ip" => Ok(Self::ClientIp),
+            "route" => Ok(Self::Route),
+            "principal" => Ok(Self::Principal),
+            _ => match s.strip_prefix("header:") {
+                Some(h) if http_token(h) => Ok(Self::Header(h.to_ascii_lowercase())),
+                _ => Err(format!(
+                    "unknown rate-limit key `{s}` (expected `client_ip`, `route`, `principal` or `header:NAME`)"
+                )),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RateKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for RateKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::ClientIp => s.serialize_str("client_ip"),
+            Self::Route => s.serialize_str("route"),
+            Self::Principal => s.serialize_str("principal"),
+            Self::Header(h) => s.serialize_str(&format!("header:{h}")),
+        }
+    }
+}
+
+/// Whether `s` is a non-empty RFC 9110 token (header names, methods).
+pub fn http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}

@@ -1,0 +1,281 @@
+//! Semantic checks that serde cannot express: references, uniqueness, patterns and files.
+
+use crate::error::ConfigError;
+use crate::model::{Cluster, Config, Route, http_token};
+use std::collections::HashSet;
+
+/// Every semantic problem of `config`, in field-path order.
+pub fn check(config: &Config) -> Vec<ConfigError> {
+    let mut errs = Vec::new();
+    let g = &config.gateway;
+
+    let mut addrs = HashSet::new();
+    addrs.insert(config.admin.listen);
+    if !addrs.insert(config.control.listen) {
+        errs.push(err(
+            "control.listen",
+            "address already used by `admin.listen`",
+        ));
+    }
+    let mut names = HashSet::new();
+    for (i, l) in g.listeners.iter().enumerate() {
+        let at = format!("gateway.listeners[{i}]");
+        if !names.insert(l.name.as_str()) {
+            errs.push(err(
+                &format!("{at}.name"),
+                format!("duplicate listener `{}`", l.name),
+            ));
+        }
+        if !addrs.insert(l.address) {
+            errs.push(err(
+                &format!("{at}.address"),
+                format!("address `{}` is used twice", l.address),
+            ));
+        }
+        if l.tls.is_some() && l.h2c {
+            errs.push(err(
+                &format!("{at}.h2c"),
+                "h2c is for plaintext listeners; TLS listeners negotiate h2 by ALPN",
+            ));
+        }
+        for (j, c) in l.tls.iter().flat_map(|t| t.certificates.iter()).enumerate() {
+            file_exists(
+                &mut errs,
+                &format!("{at}.tls.certificates[{j}].cert"),
+                &c.cert,
+            );
+            file_exists(
+                &mut errs,
+                &format!("{at}.tls.certificates[{j}].key"),
+                &c.key,
+            );
+        }
+    }
+    if let Some(e) = &g.egress {
+        if !addrs.insert(e.address) {
+            errs.push(err(
+                "gateway.egress.address",
+                format!("address `{}` is used twice", e.address),
+            ));
+        }
+        for (i, p) in e.allow.iter().enumerate() {
+            if let Err(m) = check_host_pattern(p, true) {
+                errs.push(err(&format!("gateway.egress.allow[{i}]"), m));
+            }
+        }
+    }
+    if g.limits.max_header_count == 0 {
+        errs.push(err("gateway.limits.max_header_count", "must be at least 1"));
+    }
+    if g.limits.max_uri_bytes.0 < 16 {
+        errs.push(err(
+            "gateway.limits.max_uri_bytes",
+            "must be at least 16 bytes",
+        ));
+    }
+    if g.limits.max_header_bytes.0 < 1024 {
+        errs.push(err(
+            "gateway.limits.max_header_bytes",
+            "must be at least 1KiB",
+        ));
+    }
+
+    let mut clusters = HashSet::new();
+    for (i, c) in g.clusters.iter().enumerate() {
+        check_cluster(&mut errs, &format!("gateway.clusters[{i}]"), c);
+        if !clusters.insert(c.name.as_str()) {
+            errs.push(err(
+                &format!("gateway.clusters[{i}].name"),
+                format!("duplicate cluster `{}`", c.name),
+            ));
+        }
+    }
+    let mut routes = HashSet::new();
+    for (i, r) in g.routes.iter().enumerate() {
+        let at = format!("gateway.routes[{i}]");
+        if !routes.insert(r.name.as_str()) {
+            errs.push(err(
+                &format!("{at}.name"),
+                format!("duplicate route `{}`", r.name),
+            ));
+        }
+        if !clusters.contains(r.cluster.as_str()) {
+            errs.push(err(
+                &format!("{at}.cluster"),
+                format!("unknown cluster `{}`", r.cluster),
+            ));
+        }
+        check_route(&mut errs, &at, r);
+    }
+    errs
+}
+
+fn check_cluster(errs: &mut Vec<ConfigError>, at: &str, c: &Cluster) {
+    if c.name.is_empty() {
+        errs.push(err(&format!("{at}.name"), "must not be empty"));
+    }
+    match (c.builtin.is_some(), c.endpoints.is_empty()) {
+        (true, false) => errs.push(err(
+            &format!("{at}.endpoints"),
+            "a builtin cluster has no endpoints",
+        )),
+        (false, true) => errs.push(err(
+            &format!("{at}.endpoints"),
+            "at least one endpoint is required",
+        )),
+        _ => {}
+    }
+    for (i, e) in c.endpoints.iter().enumerate() {
+        if let Err(m) = check_endpoint(e) {
+            errs.push(err(&format!("{at}.endpoints[{i}]"), m));
+        }
+    }
+    if let Some(ca) = c.tls.as_ref().and_then(|t| t.ca.as_ref()) {
+        file_exists(errs, &format!("{at}.tls.ca"), ca);
+    }
+}
+
+fn check_route(errs: &mut Vec<ConfigError>, at: &str, r: &Route) {
+    let m = &r.matcher;
+    let kinds = [
+        m.path_prefix.is_some(),
+        m.path_exact.is_some(),
+        m.path_regex.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() > 1 {
+        errs.push(err(
+            &format!("{at}.match"),
+            "use only one of `path_prefix`, `path_exact`, `path_regex`",
+        ));
+    }
+    for (k, p) in [
+        ("path_prefix", &m.path_prefix),
+        ("path_exact", &m.path_exact),
+    ] {
+        if let Some(p) = p {
+            if !p.starts_with('/') {
+                errs.push(err(
+                    &format!("{at}.match.{k}"),
+                    format!("`{p}` must start with `/`"),
+                ));
+            }
+        }
+    }
+    if let Some(re) = &m.path_regex {
+        if let Err(e) = regex::Regex::new(re) {
+            errs.push(err(
+                &format!("{at}.match.path_regex"),
+                format!("invalid regex: {e}"),
+            ));
+        }
+    }
+    if let Some(h) = &m.host {
+        if let Err(e) = check_host_pattern(h, false) {
+            errs.push(err(&format!("{at}.match.host"), e));
+        }
+    }
+    for (i, method) in m.methods.iter().enumerate() {
+        if !http_token(method) || method.bytes().any(|b| b.is_ascii_lowercase()) {
+            errs.push(err(
+                &format!("{at}.match.methods[{i}]"),
+                format!("`{method}` is not an upper-case HTTP method"),
+            ));
+        }
+    }
+    if let Some(p) = r.rewrite.as_ref().and_then(|w| w.path_prefix.as_ref()) {
+        if !p.starts_with('/') {
+            errs.push(err(
+                &format!("{at}.rewrite.path_prefix"),
+                format!("`{p}` must start with `/`"),
+            ));
+        }
+    }
+    let h = &r.headers;
+    for (field, names) in [
+        ("request_add", h.request_add.keys().collect::<Vec<_>>()),
+        ("request_remove", h.request_remove.iter().collect()),
+        ("response_add", h.response_add.keys().collect()),
+        ("response_remove", h.response_remove.iter().collect()),
+    ] {
+        for n in names {
+            if !http_token(n) {
+                errs.push(err(
+                    &format!("{at}.headers.{field}"),
+                    format!("`{n}` is not a valid header name"),
+                ));
+            }
+        }
+    }
+    for (field, values) in [
+        ("request_add", &h.request_add),
+        ("response_add", &h.response_add),
+    ] {
+        for (n, v) in values {
+            if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                errs.push(err(
+                    &format!("{at}.headers.{field}.{n}"),
+                    "value contains control characters",
+                ));
+            }
+        }
+    }
+    if let Some(rl) = &r.rate_limit {
+        if rl.requests_per_second == 0 {
+            errs.push(err(
+                &format!("{at}.rate_limit.requests_per_second"),
+                "must be at least 1",
+            ));
+        }
+        if rl.burst == Some(0) {
+            errs.push(err(&format!("{at}.rate_limit.burst"), "must be at least 1"));
+        }
+    }
+}
+
+/// `host[:port]` of an upstream endpoint.
+fn check_endpoint(e: &str) -> Result<(), String> {
+    let (host, port) = e
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{e}` must be `host:port`"))?;
+    port.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("`{e}` has an invalid port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err(format!("`{e}` has an invalid host"));
+    }
+    Ok(())
+}
+
+/// `name`, `*.name`, with an optional `:port` when `port_ok`.
+fn check_host_pattern(p: &str, port_ok: bool) -> Result<(), String> {
+    let host = match p.rsplit_once(':') {
+        Some((h, port)) if port_ok && !h.contains(':') => {
+            port.parse::<u16>()
+                .map_err(|_| format!("`{p}` has an invalid port"))?;
+            h
+        }
+        _ => p,
+    };
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    let ok = !name.is_empty()
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if ok || name.parse::<std::net::IpAddr>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!("`{p}` is not a host name or `*.domain` pattern"))
+    }
+}
+
+fn file_exists(errs: &mut Vec<ConfigError>, at: &str, path: &std::path::Path) {
+    if !path.is_file() {
+        errs.push(err(at, format!("file `{}` does not exist", path.display())));
+    }
+}
+
+fn err(path: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::new(path, message)
+}
