@@ -1,0 +1,117 @@
+//! The event types. Field names follow OpenTelemetry/ECS conventions where they exist.
+
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+/// Anything that happened and that other components may want to know.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event.kind", rename_all = "snake_case")]
+pub enum Event {
+    Access(AccessEvent),
+    Security(SecurityEvent),
+}
+
+/// Whether the door let a request through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// One request through a proxy, with its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessEvent {
+    #[serde(rename = "@timestamp", with = "unix_millis")]
+    pub time: SystemTime,
+    #[serde(rename = "http.request.id")]
+    pub request_id: String,
+    #[serde(rename = "service.name")]
+    pub source: String,
+    pub listener: String,
+    #[serde(rename = "client.address")]
+    pub client: SocketAddr,
+    #[serde(rename = "user.id", skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(rename = "http.request.method")]
+    pub method: String,
+    #[serde(rename = "url.domain")]
+    pub host: String,
+    #[serde(rename = "url.path")]
+    pub path: String,
+    #[serde(rename = "http.response.status_code")]
+    pub status: u16,
+    #[serde(rename = "http.request.body.bytes")]
+    pub bytes_in: u64,
+    #[serde(rename = "http.response.body.bytes")]
+    pub bytes_out: u64,
+    #[serde(rename = "event.duration_us")]
+    pub duration_us: u64,
+    #[serde(rename = "upstream.duration_us", skip_serializing_if = "Option::is_none")]
+    pub upstream_duration_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(rename = "upstream.address", skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    pub decision: Decision,
+    #[serde(rename = "event.reason", skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// What kind of security-relevant thing happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityKind {
+    /// A request broke HTTP framing or limits (smuggling attempts, oversized heads).
+    HygieneRejected,
+    /// A client address was refused by a CIDR list.
+    CidrDenied,
+    RateLimited,
+    /// The egress listener refused a destination.
+    EgressDenied,
+    /// The control-plane API refused credentials.
+    AuthFailed,
+    /// A new configuration was refused; the old one keeps serving.
+    ConfigRejected,
+    ConfigApplied,
+}
+
+/// A security-relevant occurrence, outside or beside an access event.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityEvent {
+    #[serde(rename = "@timestamp", with = "unix_millis")]
+    pub time: SystemTime,
+    #[serde(rename = "event.action")]
+    pub kind: SecurityKind,
+    #[serde(rename = "service.name")]
+    pub source: String,
+    #[serde(rename = "client.address", skip_serializing_if = "Option::is_none")]
+    pub client: Option<SocketAddr>,
+    #[serde(rename = "event.reason")]
+    pub detail: String,
+}
+
+// === impl SecurityEvent ===
+
+impl SecurityEvent {
+    pub fn new(kind: SecurityKind, source: &str, client: Option<SocketAddr>, detail: impl Into<String>) -> Self {
+        Self {
+            time: SystemTime::now(),
+            kind,
+            source: source.to_string(),
+            client,
+            detail: detail.into(),
+        }
+    }
+}
+
+mod unix_millis {
+    use serde::Serializer;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let ms = t.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        s.serialize_u64(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+}
