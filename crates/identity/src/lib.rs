@@ -1,1 +1,28 @@
-//! Rampart's certificate authority and TLS configuration: local CA, server certificates, SNI selection and reload.
+//! Rampart's certificate authority and TLS configuration: local CA, server certificates, SNI
+//! selection and reload.
+//!
+//! This crate owns every TLS decision of Rampart: the crypto provider (aws-lc-rs), protocol
+//! versions (TLS 1.3 and 1.2), suites (AEAD only) and key-exchange groups (post-quantum hybrid
+//! first); loading certificates and keys from PEM files; choosing a server certificate by SNI
+//! and swapping the set at run time; and the local CA that issues Rampart's own certificates
+//! when none are configured. It opens no sockets and reads no configuration: callers pass
+//! paths and names. It never prints or logs key material, and anything insecure lives in
+//! [`danger`].
+
+mod ca;
+mod certs;
+mod client;
+pub mod danger;
+mod error;
+mod files;
+mod provider;
+mod server;
+mod sni;
+
+pub use ca::LocalCa;
+pub use certs::{certificate_names, load_certified_key};
+pub use client::client_config;
+pub use error::IdentityError;
+pub use provider::{crypto_provider, install_default_provider};
+pub use server::server_config;
+pub use sni::{SniEntries, SniResolver};

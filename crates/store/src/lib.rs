@@ -1,1 +1,25 @@
-//! Rampart's storage interface with SQLite (embedded default) and PostgreSQL backends and their migrations.
+//! Rampart's storage interface with SQLite (embedded default) and PostgreSQL backends and their
+//! migrations.
+//!
+//! This crate owns the schema and every SQL statement Rampart runs: a [`Store`] is opened from a
+//! URL (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`), applies its backend's embedded
+//! migrations, and offers typed async methods. Callers never see SQL or a backend type. It must not
+//! know about HTTP, policy or the control plane's API types, and it must never print or return a
+//! password taken from a URL.
+//!
+//! New tables come in new, version-numbered migration files
+//! (`migrations/{sqlite,postgres}/NNNN_name.sql`) listed in `migrations.rs`; an applied migration is
+//! never edited.
+
+mod error;
+mod migrations;
+mod postgres;
+mod records;
+mod sqlite;
+mod store;
+mod time;
+mod url;
+
+pub use crate::error::StoreError;
+pub use crate::records::{ConfigVersion, ProxyRecord};
+pub use crate::store::{Store, StoreOptions};

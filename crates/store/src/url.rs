@@ -1,0 +1,148 @@
+//! Store URLs: which backend they select, and how to show them without their password.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+
+use crate::error::StoreError;
+
+/// A parsed store URL.
+pub(crate) enum Target {
+    SqliteFile(PathBuf),
+    SqliteMemory,
+    Postgres(Box<PgConnectOptions>),
+}
+
+/// Parses `sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`, `postgres://…` and `postgresql://…`.
+pub(crate) fn parse(url: &str) -> Result<Target, StoreError> {
+    let invalid = |reason: &str| StoreError::InvalidUrl {
+        url: redact(url),
+        reason: reason.to_owned(),
+    };
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return Err(invalid(
+            "missing a scheme such as `sqlite:` or `postgres://`",
+        ));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "sqlite" => {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path == ":memory:" {
+                Ok(Target::SqliteMemory)
+            } else if path.is_empty() {
+                Err(invalid("missing a file path"))
+            } else if path.contains(['?', '#']) {
+                Err(invalid("sqlite urls take no query parameters"))
+            } else {
+                Ok(Target::SqliteFile(PathBuf::from(path)))
+            }
+        }
+        "postgres" | "postgresql" => PgConnectOptions::from_str(url)
+            .map(|opts| Target::Postgres(Box::new(opts)))
+            .map_err(|e| invalid(&e.to_string())),
+        other => Err(StoreError::UnsupportedScheme {
+            scheme: other.to_owned(),
+        }),
+    }
+}
+
+/// The URL with any password (in the user info or a `password=` parameter) replaced by `***`.
+///
+/// Over-redacts rather than leaks: everything up to the last `@` before the query counts as user
+/// info, so a password containing `/` or `@` is still hidden.
+pub(crate) fn redact(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                let hidden = if userinfo.contains(':') { ":***" } else { "" };
+                format!("{scheme}://{user}{hidden}@{host}")
+            }
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(&redact_query(query));
+    }
+    out
+}
+
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        let cases = [
+            ("postgres://u:secret@h:5/db", "postgres://u:***@h:5/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            (
+                "postgres://h/db?password=secret&x=1",
+                "postgres://h/db?password=***&x=1",
+            ),
+            ("postgres://u:se/c@r@et@h/db", "postgres://u:***@h/db"),
+            ("sqlite:///tmp/a.db", "sqlite:///tmp/a.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want);
+        }
+    }
+
+    #[test]
+    fn parses_sqlite_forms() {
+        assert!(matches!(parse("sqlite::memory:"), Ok(Target::SqliteMemory)));
+        assert!(matches!(
+            parse("sqlite://:memory:"),
+            Ok(Target::SqliteMemory)
+        ));
+        for (url, path) in [
+            ("sqlite:///a/b.db", "/a/b.db"),
+            ("sqlite:b.db", "b.db"),
+            ("SQLITE://c.db", "c.db"),
+        ] {
+            match parse(url) {
+                Ok(Target::SqliteFile(p)) => assert_eq!(p, PathBuf::from(path)),
+                _ => panic!("{url} did not parse as a sqlite file"),
+            }
+        }
+        assert!(matches!(
+            parse("sqlite://"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            parse("sqlite://a.db?mode=rwc"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_other_schemes() {
+        match parse("mysql://u:secret@h/db") {
+            Err(StoreError::UnsupportedScheme { scheme }) => assert_eq!(scheme, "mysql"),
+            _ => panic!("mysql was accepted"),
+        }
+        assert!(matches!(
+            parse("no-scheme"),
+            Err(StoreError::InvalidUrl { .. })
+        ));
+    }
+}
