@@ -1,0 +1,81 @@
+//! The one error type of this crate.
+
+use std::{io, net::SocketAddr, path::PathBuf, time::Duration};
+
+use rampart_identity::IdentityError;
+use rampart_store::StoreError;
+
+/// Why the control plane could not start, a token could not be loaded, or a call to the
+/// control plane failed.
+///
+/// No message ever contains the admin token or any credential a client presented.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    #[error("cannot read admin token `{}`: {source}", path.display())]
+    TokenRead { path: PathBuf, source: io::Error },
+
+    #[error("cannot write admin token `{}`: {source}", path.display())]
+    TokenWrite { path: PathBuf, source: io::Error },
+
+    #[error(
+        "admin token file `{}` is accessible by group or others (mode {mode:04o}); restrict it with `chmod 600`",
+        path.display()
+    )]
+    TokenPermissions { path: PathBuf, mode: u32 },
+
+    #[error("admin token `{}` is not usable: {reason}", path.display())]
+    TokenMalformed { path: PathBuf, reason: &'static str },
+
+    #[error("invalid admin token: {reason}")]
+    InvalidToken { reason: &'static str },
+
+    #[error("cannot generate random bytes for the admin token")]
+    Random,
+
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+
+    #[error("invalid control plane url `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: &'static str },
+
+    #[error("cannot build the tls client configuration: {0}")]
+    Identity(#[from] IdentityError),
+
+    /// Nothing answered at the address, or the connection broke.
+    #[error("cannot reach the control plane at `{url}`: {reason}")]
+    Unreachable { url: String, reason: String },
+
+    /// The TLS handshake failed: most often the CA file is not the control plane's `ca.pem`.
+    #[error(
+        "tls handshake with the control plane at `{url}` failed: {reason} (is the ca file the control plane's `ca.pem`?)"
+    )]
+    Tls { url: String, reason: String },
+
+    #[error("the control plane at `{url}` did not answer within {} ms", after.as_millis())]
+    Timeout { url: String, after: Duration },
+
+    #[error("the control plane refused the token (401)")]
+    Unauthorized,
+
+    #[error(
+        "the control plane refused the request after too many failed attempts (429): {message}"
+    )]
+    RateLimited { message: String },
+
+    /// Any other non-success answer, with the server's own message.
+    #[error("the control plane answered {status}: {message}")]
+    Http { status: u16, message: String },
+
+    #[error("unexpected response from the control plane: {reason}")]
+    InvalidResponse { reason: String },
+
+    #[error("invalid heartbeat: {reason}")]
+    InvalidHeartbeat { reason: String },
+
+    #[error("invalid proxy id `{id}`: use 1 to 128 letters, digits and `._:@-`")]
+    InvalidProxyId { id: String },
+
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,12 @@
+//! The control-plane API over real TLS on loopback: a local CA in a temp dir, a SQLite store,
+//! [`rampart_control::ControlClient`] for most calls and raw h1/h2 connections where the
+//! exact answer matters.
+
+// Shared helpers outside #[test] fns stop the test with a clear message on any setup failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod auth;
+mod errors;
+mod proxies;
+mod support;
+mod tls;

@@ -1,0 +1,206 @@
+//! A control plane on loopback with everything it needs in a temp dir, and raw clients.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode, Version, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rampart_control::{
+    AdminToken, ControlClient, ControlHandle, ControlOptions, ControlPlane, Limits, api::ErrorBody,
+    server_alpn,
+};
+use rampart_events::EventBus;
+use rampart_identity::{LocalCa, SniResolver, client_config, server_config};
+use rampart_store::Store;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+pub const VERSION: &str = "9.9.9-test";
+
+pub struct Plane {
+    /// Holds the CA, the store and the token until the test ends.
+    _dir: TempDir,
+    pub handle: ControlHandle,
+    pub token: AdminToken,
+    pub bus: EventBus,
+    pub store: Store,
+    pub ca_path: PathBuf,
+    pub url: String,
+}
+
+/// A raw answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub async fn start() -> Plane {
+    start_with(Duration::from_secs(30), Limits::default()).await
+}
+
+pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ca = LocalCa::load_or_create(&data).unwrap();
+    let cert = ca
+        .issue_server_cert(&["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap();
+    let resolver = SniResolver::new(vec![(vec!["localhost".to_owned()], cert)]).unwrap();
+    let tls = server_config(Arc::new(resolver), server_alpn()).unwrap();
+    let store = Store::open(&format!("sqlite://{}", data.join("rampart.db").display()))
+        .await
+        .unwrap();
+    let token = AdminToken::load_or_create(&data.join("admin-token")).unwrap();
+    let bus = EventBus::new(1024);
+    let options = ControlOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: Arc::new(tls),
+        token: token.clone(),
+        store: store.clone(),
+        bus: bus.clone(),
+        proxy_ttl,
+        version: VERSION.to_owned(),
+    };
+    let handle = ControlPlane::start_with(options, limits).await.unwrap();
+    let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
+    Plane {
+        ca_path: ca.cert_path().to_owned(),
+        _dir: dir,
+        handle,
+        token,
+        bus,
+        store,
+        url,
+    }
+}
+
+impl Plane {
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    pub fn client(&self) -> ControlClient {
+        self.client_with_token(self.token.secret().expose())
+    }
+
+    pub fn client_with_token(&self, token: &str) -> ControlClient {
+        ControlClient::new(&self.url, token.to_owned().into(), &self.ca_path).unwrap()
+    }
+
+    /// The bearer header value of the right token.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token.secret().expose())
+    }
+
+    /// One request over a fresh HTTP/1.1 connection.
+    pub async fn h1(&self, method: Method, path: &str, auth: Option<&str>, body: &str) -> Reply {
+        raw(
+            self.addr(),
+            &self.ca_path,
+            Version::HTTP_11,
+            method,
+            path,
+            auth,
+            body,
+        )
+        .await
+    }
+
+    /// One request over a fresh h2 connection.
+    pub async fn h2(&self, method: Method, path: &str, auth: Option<&str>, body: &str) -> Reply {
+        raw(
+            self.addr(),
+            &self.ca_path,
+            Version::HTTP_2,
+            method,
+            path,
+            auth,
+            body,
+        )
+        .await
+    }
+}
+
+impl Reply {
+    pub fn error(&self) -> ErrorBody {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not an error body ({e}): {:?}", self.body))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// Sends one request over TLS with ALPN for `version` only and returns the whole answer.
+pub async fn raw(
+    addr: SocketAddr,
+    ca: &Path,
+    version: Version,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> Reply {
+    let alpn: &[u8] = match version {
+        Version::HTTP_2 => b"h2",
+        _ => b"http/1.1",
+    };
+    let config = client_config(Some(ca), false, vec![alpn.to_vec()]).unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(alpn));
+    let io = TokioIo::new(tls);
+
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("https://localhost{path}"))
+        .version(version);
+    if version == Version::HTTP_11 {
+        request = request.header(header::HOST, "localhost");
+    }
+    if let Some(auth) = auth {
+        request = request.header(header::AUTHORIZATION, auth);
+    }
+    if !body.is_empty() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+
+    let response = match version {
+        Version::HTTP_2 => {
+            let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            send.send_request(request).await.unwrap()
+        }
+        _ => {
+            let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(conn);
+            send.send_request(request).await.unwrap()
+        }
+    };
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
