@@ -8,7 +8,7 @@ use std::time::SystemTime;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event.kind", rename_all = "snake_case")]
 pub enum Event {
-    Access(AccessEvent),
+    Access(Box<AccessEvent>),
     Security(SecurityEvent),
 }
 

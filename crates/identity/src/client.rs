@@ -33,6 +33,21 @@ pub fn client_config(
     Ok(config)
 }
 
+/// A client configuration trusting exactly `roots` (for example an empty store for a client
+/// that never speaks TLS, or the control plane's own CA).
+pub fn client_config_with_roots(
+    roots: RootCertStore,
+    alpn: Vec<Vec<u8>>,
+) -> Result<ClientConfig, IdentityError> {
+    let provider = provider::crypto_provider();
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn;
+    Ok(config)
+}
+
 fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, IdentityError> {
     let mut roots = RootCertStore::empty();
     match ca_file {

@@ -21,7 +21,7 @@ mod sni;
 
 pub use ca::LocalCa;
 pub use certs::{certificate_names, load_certified_key};
-pub use client::client_config;
+pub use client::{client_config, client_config_with_roots};
 pub use error::IdentityError;
 pub use provider::{crypto_provider, install_default_provider};
 pub use server::server_config;

@@ -1,5 +1,26 @@
 //! Rampart's data plane: listeners, request hygiene, routing, upstream pools, access control,
 //! egress and metrics. It decides every request locally from a compiled snapshot of the
-//! configuration and never calls the control plane on a request's path.
+//! configuration and never calls the control plane on a request's path. It owns no persistent
+//! state and issues no certificates itself (a local CA may be handed to it).
 
+mod access;
+mod admin;
+mod body;
+mod cluster;
+mod echo;
+mod egress;
+mod error;
+mod forwarded;
 pub mod framing;
+mod gateway;
+mod handler;
+mod hygiene;
+mod idle;
+mod metrics;
+pub mod path;
+mod server;
+mod shared;
+mod snapshot;
+
+pub use error::ProxyError;
+pub use gateway::{Gateway, GatewayHandle, GatewayOptions};

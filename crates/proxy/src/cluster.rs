@@ -1,0 +1,173 @@
+//! Upstream clusters: endpoints, load balancing, pooled keep-alive clients (HTTP/1.1 or h2,
+//! plaintext or TLS with verification on by default).
+
+use crate::body::UpstreamBody;
+use crate::error::ProxyError;
+use http::uri::{Authority, Scheme};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rampart_config::{Balance, Builtin, Cluster, Timeouts, UpstreamProtocol};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
+
+/// A cluster ready to take requests.
+#[derive(Debug)]
+pub struct ClusterRt {
+    pub name: String,
+    pub config: Cluster,
+    pub timeouts: Timeouts,
+    pub target: Target,
+}
+
+/// Where a cluster's requests go.
+#[derive(Debug)]
+pub enum Target {
+    Builtin(Builtin),
+    Endpoints(Pool),
+}
+
+/// Endpoints and the client that pools connections to them.
+#[derive(Debug)]
+pub struct Pool {
+    pub endpoints: Vec<Endpoint>,
+    pub client: HttpClient,
+    pub scheme: Scheme,
+    pub version: http::Version,
+    balance: Balance,
+    next: AtomicUsize,
+}
+
+/// One upstream address.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub authority: Authority,
+    pub in_flight: AtomicUsize,
+}
+
+/// Marks a request in flight on an endpoint until dropped (for least-request balancing).
+pub struct InFlight<'a>(&'a Endpoint);
+
+// === impl ClusterRt ===
+
+impl ClusterRt {
+    pub fn new(config: &Cluster, timeouts: &Timeouts) -> Result<Self, ProxyError> {
+        let target = match config.builtin {
+            Some(b) => Target::Builtin(b),
+            None => Target::Endpoints(Pool::new(config, timeouts)?),
+        };
+        Ok(Self {
+            name: config.name.clone(),
+            config: config.clone(),
+            timeouts: timeouts.clone(),
+            target,
+        })
+    }
+
+    /// Whether this runtime can serve `config` unchanged (so pools survive a reload).
+    pub fn same(&self, config: &Cluster, timeouts: &Timeouts) -> bool {
+        &self.config == config && self.timeouts.upstream_connect == timeouts.upstream_connect
+    }
+}
+
+// === impl Pool ===
+
+impl Pool {
+    fn new(config: &Cluster, timeouts: &Timeouts) -> Result<Self, ProxyError> {
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|e| {
+                e.parse::<Authority>()
+                    .map(|authority| Endpoint {
+                        authority,
+                        in_flight: AtomicUsize::new(0),
+                    })
+                    .map_err(|_| ProxyError::Config(format!("cluster `{}`: invalid endpoint `{e}`", config.name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let h2 = config.protocol == UpstreamProtocol::Http2;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeouts.upstream_connect.0));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let connector = connector(config, http, h2)?;
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(config.max_idle_per_endpoint)
+            .set_host(false)
+            .http2_only(h2);
+        Ok(Self {
+            endpoints,
+            client: builder.build(connector),
+            scheme: if config.tls.is_some() { Scheme::HTTPS } else { Scheme::HTTP },
+            version: if h2 { http::Version::HTTP_2 } else { http::Version::HTTP_11 },
+            balance: config.balance,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Picks an endpoint: round robin, or the less loaded of two (power of two choices).
+    pub fn pick(&self) -> Option<&Endpoint> {
+        let n = self.endpoints.len();
+        if n == 0 {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let first = &self.endpoints[i % n];
+        match self.balance {
+            Balance::RoundRobin => Some(first),
+            Balance::LeastRequest if n == 1 => Some(first),
+            Balance::LeastRequest => {
+                let second = &self.endpoints[(i / n + i + 1) % n];
+                let load = |e: &Endpoint| e.in_flight.load(Ordering::Relaxed);
+                Some(if load(second) < load(first) { second } else { first })
+            }
+        }
+    }
+}
+
+fn connector(config: &Cluster, http: HttpConnector, h2: bool) -> Result<HttpsConnector<HttpConnector>, ProxyError> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let Some(tls) = &config.tls else {
+        let plain = rampart_identity::client_config_with_roots(rustls::RootCertStore::empty(), Vec::new())
+            .map_err(|e| ProxyError::Config(format!("cluster `{}`: {e}", config.name)))?;
+        let b = builder.with_tls_config(plain).https_or_http();
+        return Ok(if h2 { b.enable_http2().wrap_connector(http) } else { b.enable_http1().wrap_connector(http) });
+    };
+    let cfg = rampart_identity::client_config(tls.ca.as_deref(), tls.danger_skip_verify, Vec::new())
+        .map_err(|e| ProxyError::Config(format!("cluster `{}`: {e}", config.name)))?;
+    let mut b = builder.with_tls_config(cfg).https_only();
+    if let Some(name) = &tls.server_name {
+        let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|_| ProxyError::Config(format!("cluster `{}`: invalid server name `{name}`", config.name)))?;
+        b = b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(server_name));
+    }
+    Ok(if h2 { b.enable_http2().wrap_connector(http) } else { b.enable_http1().wrap_connector(http) })
+}
+
+// === impl Endpoint ===
+
+impl Endpoint {
+    pub fn start(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Shared handle used by the request path.
+pub type ClusterRef = Arc<ClusterRt>;

@@ -1,0 +1,29 @@
+//! Errors of the data plane's setup (never of a single request: those become responses).
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listener `{listener}`: {source}")]
+    Tls {
+        listener: String,
+        #[source]
+        source: rampart_identity::IdentityError,
+    },
+    #[error("listener `{0}` has TLS without certificates, and no local CA was given to issue one")]
+    NoCertificate(String),
+    #[error("cannot open the access log `{path}`: {source}")]
+    AccessLog {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,341 @@
+//! The request path of the gateway, as a sequence of stages:
+//!
+//! ```text
+//! hygiene (host, path normalisation, limits) → route → CIDR → rate limit → body
+//!   → upstream request (headers cleaned, forwarded headers, request id) → cluster
+//!   → response (hop-by-hop removed, route edits) → access event + metrics when the body ends
+//! ```
+//! Each stage either passes the request on or answers it; no stage calls the control plane.
+
+use crate::body::{self, Buffered, Observed, OnDone, ResponseBody, UpstreamBody};
+use crate::cluster::Target;
+use crate::forwarded;
+use crate::hygiene::{self, Refusal, X_REQUEST_ID};
+use crate::path;
+use crate::shared::{ConnInfo, Shared};
+use crate::snapshot::{RouteRt, Snapshot};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use hyper::body::Incoming;
+use rampart_events::{AccessEvent, Decision, Event, SecurityKind};
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Serves one request on the gateway's ingress listeners.
+pub async fn handle(req: Request<Incoming>, conn: Arc<ConnInfo>, shared: Arc<Shared>) -> Result<Response<Observed>, Infallible> {
+    let snap = shared.snapshot.load_full();
+    let mut cx = Cx {
+        start: Instant::now(),
+        request_id: String::new(),
+        client: conn.peer.ip(),
+        route: None,
+        upstream: None,
+        upstream_us: None,
+        bytes_in: 0,
+        reason: None,
+    };
+    let method = req.method().clone();
+    let host = hygiene::host(&req).map(str::to_owned).unwrap_or_default();
+    let path_text = req.uri().path().to_owned();
+    let resp = match proxy(req, &conn, &shared, &snap, &mut cx).await {
+        Ok(r) => r,
+        Err(refusal) => refuse(&shared, &conn, &mut cx, refusal),
+    };
+    Ok(finish(resp, cx, &conn, &shared, &snap, method, host, path_text))
+}
+
+/// What the stages learn about a request, for its access event.
+struct Cx {
+    start: Instant,
+    request_id: String,
+    client: IpAddr,
+    route: Option<Arc<RouteRt>>,
+    upstream: Option<String>,
+    upstream_us: Option<u64>,
+    bytes_in: u64,
+    reason: Option<&'static str>,
+}
+
+/// Why a request was answered by the gateway itself, with the security event it raises.
+struct Answer {
+    refusal: Refusal,
+    event: Option<SecurityKind>,
+    retry_after: Option<u64>,
+    close: bool,
+}
+
+impl From<Refusal> for Answer {
+    fn from(refusal: Refusal) -> Self {
+        Self { refusal, event: None, retry_after: None, close: false }
+    }
+}
+
+fn answer(status: u16, reason: &'static str) -> Answer {
+    Refusal { status, reason }.into()
+}
+
+async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &Snapshot, cx: &mut Cx) -> Result<Response<Observed>, Answer> {
+    if req.method() == Method::CONNECT {
+        return Err(Answer { close: true, ..answer(405, "connect_not_allowed") });
+    }
+    let host = hygiene::host(&req)
+        .map_err(|r| Answer { event: Some(SecurityKind::HygieneRejected), ..r.into() })?
+        .to_owned();
+    if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) as u64 > snap.limits.max_uri_bytes.0 {
+        return Err(Answer { event: Some(SecurityKind::HygieneRejected), ..answer(414, "uri_too_long") });
+    }
+    if req.headers().len() > snap.limits.max_header_count {
+        return Err(Answer { event: Some(SecurityKind::HygieneRejected), ..answer(431, "too_many_headers") });
+    }
+    let path = path::normalize(req.uri().path())
+        .map_err(|_| Answer { event: Some(SecurityKind::HygieneRejected), ..answer(400, "bad_path") })?
+        .into_owned();
+    let trusted_peer = forwarded::is_trusted(conn.peer.ip(), &snap.trusted_proxies);
+    cx.client = forwarded::client_ip(conn.peer.ip(), req.headers(), &snap.trusted_proxies);
+    cx.request_id = match req.headers().get(&X_REQUEST_ID) {
+        Some(v) if trusted_peer && hygiene::acceptable_request_id(v.as_bytes()) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        _ => shared.ids.next(),
+    };
+
+    let route = snap.route(&host, &path, req.method()).cloned().ok_or_else(|| answer(404, "no_route"))?;
+    cx.route = Some(route.clone());
+    if let Some(cidrs) = &route.cidrs {
+        if !cidrs.admits(cx.client) {
+            return Err(Answer { event: Some(SecurityKind::CidrDenied), ..answer(403, "cidr_denied") });
+        }
+    }
+    if let Some(limiter) = &route.limiter {
+        let key = limiter.key(cx.client, |h| req.headers().get(h).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()), None);
+        if let Err(wait) = limiter.check(&key) {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(Answer { event: Some(SecurityKind::RateLimited), retry_after: Some(secs.max(1)), ..answer(429, "rate_limited") });
+        }
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > route.max_body) {
+        return Err(Answer { close: true, ..answer(413, "body_too_large") });
+    }
+
+    let upstream_path = route.rewrite(&path).unwrap_or(path);
+    let (mut parts, incoming) = req.into_parts();
+    let query = parts.uri.query().map(str::to_owned);
+    let original_host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .unwrap_or_default();
+    let headers = &mut parts.headers;
+    hygiene::strip_hop_by_hop(headers);
+    hygiene::strip_identity(headers);
+    for name in &route.request_remove {
+        headers.remove(name);
+    }
+    for (name, value) in &route.request_add {
+        headers.insert(name.clone(), value.clone());
+    }
+    forwarded::set_headers(headers, conn.peer.ip(), trusted_peer, if conn.tls { "https" } else { "http" }, &original_host);
+    if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
+        headers.insert(&X_REQUEST_ID, v);
+    }
+    let host_value = route.config.rewrite.as_ref().and_then(|r| r.host.clone()).unwrap_or(original_host);
+    headers.remove(header::HOST);
+    if let Ok(v) = HeaderValue::from_str(&host_value) {
+        headers.insert(header::HOST, v);
+    }
+
+    let buffer_limit = snap.limits.request_buffer_bytes.0;
+    let up_body = match body::buffer(incoming, buffer_limit, route.max_body).await {
+        Buffered::Complete(b, n) => {
+            cx.bytes_in = n;
+            b
+        }
+        Buffered::TooLarge => return Err(Answer { close: true, ..answer(413, "body_too_large") }),
+        Buffered::Broken(e) => {
+            tracing::debug!(error = %e, "request body broken");
+            return Err(Answer { close: true, event: Some(SecurityKind::HygieneRejected), ..answer(400, "bad_body") });
+        }
+    };
+    if let UpstreamBody::Full(_) | UpstreamBody::Empty = up_body {
+        parts.headers.remove(header::CONTENT_LENGTH);
+        if cx.bytes_in > 0 || parts.method == Method::POST || parts.method == Method::PUT || parts.method == Method::PATCH {
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(cx.bytes_in));
+        }
+    }
+
+    let pool = match &route.cluster.target {
+        Target::Builtin(_) => {
+            parts.uri = build_uri(None, &upstream_path, query.as_deref()).map_err(|_| answer(400, "bad_path"))?;
+            let req = Request::from_parts(parts, up_body);
+            return Ok(crate::echo::respond(req).await);
+        }
+        Target::Endpoints(pool) => pool,
+    };
+    let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
+    cx.upstream = Some(endpoint.authority.to_string());
+    parts.uri = build_uri(Some((&pool.scheme, &endpoint.authority)), &upstream_path, query.as_deref()).map_err(|_| answer(400, "bad_path"))?;
+    parts.version = pool.version;
+    let req = Request::from_parts(parts, up_body);
+    let sent = Instant::now();
+    let _in_flight = endpoint.start();
+    let result = tokio::time::timeout(route.timeout, pool.client.request(req)).await;
+    cx.upstream_us = Some(sent.elapsed().as_micros() as u64);
+    let resp = match result {
+        Err(_) => {
+            upstream_error(shared, &route, "timeout");
+            return Err(answer(504, "upstream_timeout"));
+        }
+        Ok(Err(e)) => return Err(classify(shared, &route, &e)),
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    hygiene::strip_hop_by_hop(&mut parts.headers);
+    for name in &route.response_remove {
+        parts.headers.remove(name);
+    }
+    for (name, value) in &route.response_add {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    parts.version = http::Version::HTTP_11;
+    Ok(Response::from_parts(parts, Observed::new(ResponseBody::Upstream(body), None)))
+}
+
+fn build_uri(target: Option<(&http::uri::Scheme, &http::uri::Authority)>, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+    let pq = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut b = Uri::builder();
+    if let Some((scheme, authority)) = target {
+        b = b.scheme(scheme.clone()).authority(authority.clone());
+    }
+    b.path_and_query(pq).build()
+}
+
+/// Sorts an upstream failure: the client's body (400/413) or the upstream (502).
+fn classify(shared: &Shared, route: &RouteRt, e: &hyper_util::client::legacy::Error) -> Answer {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(b) = err.downcast_ref::<body::BodyError>() {
+            return match b {
+                body::BodyError::TooLarge(_) => Answer { close: true, ..answer(413, "body_too_large") },
+                body::BodyError::Client(_) => Answer { close: true, ..answer(400, "bad_body") },
+            };
+        }
+        source = err.source();
+    }
+    let kind = if e.is_connect() { "connect" } else { "protocol" };
+    upstream_error(shared, route, kind);
+    tracing::debug!(route = %route.name, error = %e, "upstream request failed");
+    answer(502, if e.is_connect() { "upstream_connect_failed" } else { "upstream_failed" })
+}
+
+fn upstream_error(shared: &Shared, route: &RouteRt, kind: &'static str) {
+    shared
+        .metrics
+        .counter("rampart_upstream_errors_total", &[("cluster", &route.cluster.name), ("kind", kind)])
+        .increment(1);
+}
+
+fn refuse(shared: &Shared, conn: &ConnInfo, cx: &mut Cx, a: Answer) -> Response<Observed> {
+    cx.reason = Some(a.refusal.reason);
+    let metric = match a.event {
+        Some(SecurityKind::HygieneRejected) => Some("rampart_hygiene_rejections_total"),
+        Some(SecurityKind::RateLimited) => Some("rampart_rate_limited_total"),
+        Some(SecurityKind::CidrDenied) => Some("rampart_access_denied_total"),
+        _ => None,
+    };
+    if let Some(m) = metric {
+        let route = cx.route.as_ref().map_or("none", |r| &r.name);
+        shared.metrics.counter(m, &[("reason", a.refusal.reason), ("route", route)]).increment(1);
+    }
+    if let Some(kind) = a.event {
+        shared.security(kind, Some(std::net::SocketAddr::new(cx.client, conn.peer.port())), a.refusal.reason);
+    }
+    let status = StatusCode::from_u16(a.refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let text = format!("{}: {}\n", status.canonical_reason().unwrap_or("error"), a.refusal.reason);
+    let mut resp = Response::new(Observed::full(text));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    if let Some(secs) = a.retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if a.close {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// Adds the request id, and arranges the access event and metrics for when the body ends.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    resp: Response<Observed>,
+    cx: Cx,
+    conn: &ConnInfo,
+    shared: &Arc<Shared>,
+    snap: &Snapshot,
+    method: Method,
+    host: String,
+    path: String,
+) -> Response<Observed> {
+    let (mut parts, mut body) = resp.into_parts();
+    if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
+        parts.headers.insert(&X_REQUEST_ID, v);
+    }
+    let metrics = cx.route.as_ref().map_or_else(|| snap.unrouted.clone(), |r| r.metrics.clone());
+    let event = shared.bus.has_subscribers().then(|| AccessEvent {
+        time: SystemTime::now(),
+        request_id: cx.request_id,
+        source: shared.source.to_string(),
+        listener: conn.listener.to_string(),
+        client: std::net::SocketAddr::new(cx.client, conn.peer.port()),
+        principal: None,
+        method: method.to_string(),
+        host,
+        path,
+        status: parts.status.as_u16(),
+        bytes_in: cx.bytes_in,
+        bytes_out: 0,
+        duration_us: 0,
+        upstream_duration_us: cx.upstream_us,
+        route: cx.route.as_ref().map(|r| r.name.to_string()),
+        upstream: cx.upstream,
+        decision: if cx.reason.is_some() && parts.status.as_u16() < 500 && parts.status.as_u16() >= 400 { Decision::Deny } else { Decision::Allow },
+        reason: cx.reason,
+    });
+    let done = Done {
+        start: cx.start,
+        status: parts.status.as_u16(),
+        metrics,
+        event,
+        shared: shared.clone(),
+    };
+    body = body.on_done(Box::new(done));
+    Response::from_parts(parts, body)
+}
+
+struct Done {
+    start: Instant,
+    status: u16,
+    metrics: crate::metrics::RouteMetrics,
+    event: Option<AccessEvent>,
+    shared: Arc<Shared>,
+}
+
+impl OnDone for Done {
+    fn done(self: Box<Self>, bytes_out: u64) {
+        let elapsed = self.start.elapsed();
+        self.metrics.record(self.status, elapsed.as_secs_f64());
+        if let Some(mut ev) = self.event {
+            ev.bytes_out = bytes_out;
+            ev.duration_us = elapsed.as_micros() as u64;
+            self.shared.bus.publish(Event::Access(Box::new(ev)));
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Ingress listeners: accept, TLS, HTTP/1.1 behind the framing guard or HTTP/2, timeouts, and
+//! graceful drain.
+
+use crate::framing::{FramingGuard, Rejection, RejectSink};
+use crate::handler;
+use crate::idle::{Activity, Idle};
+use crate::shared::{ConnInfo, Shared};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
+use rampart_events::SecurityKind;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+/// Lifecycle of a gateway's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Running,
+    /// Finish in-flight requests, accept nothing new, close idle connections.
+    Draining,
+    /// The drain deadline passed: close everything now.
+    Closing,
+}
+
+/// One ingress listener's fixed settings.
+pub struct ListenerRt {
+    pub name: Arc<str>,
+    pub tls: Option<TlsAcceptor>,
+    pub h2c: bool,
+}
+
+/// Counts open connections, for drain.
+#[derive(Debug, Default)]
+pub struct Open(AtomicUsize);
+
+struct OpenGuard(Arc<Open>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Open {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn enter(self: &Arc<Self>) -> OpenGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        OpenGuard(self.clone())
+    }
+}
+
+/// Accepts connections until the phase leaves `Running`.
+pub async fn accept_loop(listener: TcpListener, rt: Arc<ListenerRt>, shared: Arc<Shared>, mut phase: watch::Receiver<Phase>, open: Arc<Open>) {
+    let active = shared.metrics.gauge("rampart_connections_active", &[("listener", &rt.name)]);
+    let total = shared.metrics.counter("rampart_connections_total", &[("listener", &rt.name)]);
+    loop {
+        tokio::select! {
+            changed = phase.changed() => {
+                if changed.is_err() || *phase.borrow() != Phase::Running {
+                    return;
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    total.increment(1);
+                    let guard = open.enter();
+                    let (rt, shared, phase, active) = (rt.clone(), shared.clone(), phase.clone(), active.clone());
+                    tokio::spawn(async move {
+                        active.increment(1.0);
+                        serve(stream, peer, &rt, shared, phase).await;
+                        active.decrement(1.0);
+                        drop(guard);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(listener = %rt.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc<Shared>, phase: watch::Receiver<Phase>) {
+    let _ = stream.set_nodelay(true);
+    let snap = shared.snapshot.load_full();
+    let timeouts = snap.timeouts.clone();
+    let head_limits = snap.head_limits;
+    drop(snap);
+    let activity = Activity::new();
+    let io = Idle::new(stream, activity.clone());
+    let info = Arc::new(ConnInfo {
+        peer,
+        listener: rt.name.clone(),
+        tls: rt.tls.is_some(),
+    });
+    let sink: Arc<dyn RejectSink> = Arc::new(GuardSink { shared: shared.clone(), peer });
+    let svc_shared = shared.clone();
+    let svc = service_fn(move |req| handler::handle(req, info.clone(), svc_shared.clone()));
+    let idle = timeouts.idle.0;
+    let header_read = timeouts.header_read.0;
+    let max_buf = (head_limits.max_header_bytes + head_limits.max_uri_bytes + 1024).max(8192);
+
+    let mut h1 = hyper::server::conn::http1::Builder::new();
+    h1.timer(TokioTimer::new())
+        .header_read_timeout(header_read)
+        .max_buf_size(max_buf)
+        .max_headers(head_limits.max_header_count.max(1))
+        .keep_alive(true);
+    let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(head_limits.max_header_bytes + head_limits.max_uri_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+
+    let result = match &rt.tls {
+        Some(acceptor) => {
+            let tls = match tokio::time::timeout(header_read, acceptor.accept(io)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    shared.metrics.counter("rampart_tls_handshake_errors_total", &[("listener", &rt.name)]).increment(1);
+                    return;
+                }
+                Err(_) => {
+                    shared.metrics.counter("rampart_tls_handshake_errors_total", &[("listener", &rt.name)]).increment(1);
+                    return;
+                }
+            };
+            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                drive(h2.serve_connection(TokioIo::new(tls), svc), phase, activity, idle).await
+            } else {
+                let guarded = FramingGuard::new(tls, head_limits, Some(sink));
+                drive(h1.serve_connection(TokioIo::new(guarded), svc), phase, activity, idle).await
+            }
+        }
+        None if rt.h2c => {
+            let guarded = FramingGuard::new(io, head_limits, Some(sink));
+            let mut auto = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            auto.http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read)
+                .max_buf_size(max_buf)
+                .max_headers(head_limits.max_header_count.max(1));
+            auto.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+            drive(auto.serve_connection(TokioIo::new(guarded), svc), phase, activity, idle).await
+        }
+        None => {
+            let guarded = FramingGuard::new(io, head_limits, Some(sink));
+            drive(h1.serve_connection(TokioIo::new(guarded), svc), phase, activity, idle).await
+        }
+    };
+    if let Err(e) = result {
+        note_connection_error(&shared, peer, &e);
+    }
+}
+
+/// Runs a connection until it ends, the gateway drains, or it stays idle too long.
+pub async fn drive<C>(conn: C, mut phase: watch::Receiver<Phase>, activity: Activity, idle: Duration) -> Result<(), String>
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    let mut conn = pin!(conn);
+    let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => return r.map_err(|e| e.to_string()),
+            changed = phase.changed(), if !graceful || *phase.borrow() != Phase::Closing => {
+                match (changed, *phase.borrow()) {
+                    (Err(_), _) | (_, Phase::Closing) => return Ok(()),
+                    (_, Phase::Draining) => {
+                        graceful = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    (_, Phase::Running) => {}
+                }
+            }
+            _ = tick.tick(), if !graceful => {
+                if activity.idle_for() >= idle {
+                    graceful = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+fn note_connection_error(shared: &Shared, peer: SocketAddr, e: &str) {
+    if e.contains("timeout") {
+        shared.metrics.counter("rampart_hygiene_rejections_total", &[("reason", "header_read_timeout"), ("route", "none")]).increment(1);
+        shared.security(SecurityKind::HygieneRejected, Some(peer), "header_read_timeout");
+    } else if e.contains("parse") || e.contains("invalid") {
+        shared.metrics.counter("rampart_hygiene_rejections_total", &[("reason", "malformed"), ("route", "none")]).increment(1);
+        shared.security(SecurityKind::HygieneRejected, Some(peer), "malformed_request");
+    }
+    tracing::debug!(%peer, error = %e, "connection ended with an error");
+}
+
+/// Reports requests the framing guard refused.
+struct GuardSink {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+}
+
+impl RejectSink for GuardSink {
+    fn rejected(&self, r: &Rejection) {
+        self.shared
+            .metrics
+            .counter("rampart_hygiene_rejections_total", &[("reason", r.reason), ("route", "none")])
+            .increment(1);
+        self.shared.security(SecurityKind::HygieneRejected, Some(self.peer), r.reason);
+    }
+}

@@ -1,0 +1,73 @@
+//! State shared by every connection of one gateway.
+
+use crate::metrics::Metrics;
+use crate::snapshot::Snapshot;
+use arc_swap::ArcSwap;
+use rampart_events::{Event, EventBus, SecurityEvent, SecurityKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// One gateway's live state.
+#[derive(Debug)]
+pub struct Shared {
+    pub snapshot: ArcSwap<Snapshot>,
+    pub bus: EventBus,
+    pub metrics: Metrics,
+    /// Names this gateway in events.
+    pub source: Arc<str>,
+    pub ids: RequestIds,
+    pub ready: AtomicBool,
+    pub draining: AtomicBool,
+}
+
+/// What the request path knows about the connection a request came on.
+#[derive(Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub listener: Arc<str>,
+    pub tls: bool,
+}
+
+/// Unique request ids: a random per-process prefix and a counter (no syscall per request).
+#[derive(Debug)]
+pub struct RequestIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+// === impl Shared ===
+
+impl Shared {
+    /// Publishes a security event and counts it.
+    pub fn security(&self, kind: SecurityKind, client: Option<SocketAddr>, detail: impl Into<String>) {
+        if self.bus.has_subscribers() {
+            self.bus
+                .publish(Event::Security(SecurityEvent::new(kind, &self.source, client, detail)));
+        }
+    }
+}
+
+// === impl RequestIds ===
+
+impl RequestIds {
+    pub fn new() -> Self {
+        let mut b = [0u8; 8];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        Self {
+            prefix: u64::from_le_bytes(b),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{:016x}", self.prefix, n)
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}

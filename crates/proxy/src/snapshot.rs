@@ -1,0 +1,331 @@
+//! The compiled form of a configuration that the request path reads: routes with their
+//! clusters, limits and metrics handles. A new snapshot is built beside the old one and swapped
+//! in atomically; a bad configuration never replaces a good one.
+
+use crate::access::{Cidrs, Limiter};
+use crate::cluster::{ClusterRef, ClusterRt};
+use crate::error::ProxyError;
+use crate::framing::HeadLimits;
+use crate::metrics::{Metrics, RouteMetrics};
+use http::{HeaderName, HeaderValue, Method};
+use ipnet::IpNet;
+use rampart_config::{Config, Limits, Route, Timeouts};
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the data plane needs to decide a request.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub version: u64,
+    pub routes: Vec<Arc<RouteRt>>,
+    pub clusters: HashMap<String, ClusterRef>,
+    pub limits: Limits,
+    pub head_limits: HeadLimits,
+    pub timeouts: Timeouts,
+    pub trusted_proxies: Vec<IpNet>,
+    pub egress_allow: Vec<HostPattern>,
+    /// Metrics for requests that matched no route.
+    pub unrouted: RouteMetrics,
+}
+
+/// A route ready to match and serve.
+#[derive(Debug)]
+pub struct RouteRt {
+    pub name: Arc<str>,
+    pub config: Route,
+    host: Option<HostPattern>,
+    path: PathMatch,
+    methods: Vec<Method>,
+    pub cluster: ClusterRef,
+    pub request_add: Vec<(HeaderName, HeaderValue)>,
+    pub request_remove: Vec<HeaderName>,
+    pub response_add: Vec<(HeaderName, HeaderValue)>,
+    pub response_remove: Vec<HeaderName>,
+    pub max_body: u64,
+    pub cidrs: Option<Cidrs>,
+    pub limiter: Option<Arc<Limiter>>,
+    pub timeout: Duration,
+    pub metrics: RouteMetrics,
+}
+
+#[derive(Debug)]
+enum PathMatch {
+    Any,
+    Prefix(String),
+    Exact(String),
+    Regex(Regex),
+}
+
+/// `name`, `*.suffix` (one or more labels), with an optional port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    name: String,
+    wildcard: bool,
+    port: Option<u16>,
+}
+
+// === impl Snapshot ===
+
+impl Snapshot {
+    /// Compiles `config`, reusing clusters (and their warm pools) and rate-limit state from
+    /// `previous` where their settings did not change.
+    pub fn compile(config: &Config, version: u64, previous: Option<&Snapshot>, metrics: &Metrics) -> Result<Self, ProxyError> {
+        let g = &config.gateway;
+        let mut clusters = HashMap::new();
+        for c in &g.clusters {
+            let reused = previous
+                .and_then(|p| p.clusters.get(&c.name))
+                .filter(|old| old.same(c, &g.timeouts))
+                .cloned();
+            let rt = match reused {
+                Some(rt) => rt,
+                None => Arc::new(ClusterRt::new(c, &g.timeouts)?),
+            };
+            clusters.insert(c.name.clone(), rt);
+        }
+        let mut routes = Vec::with_capacity(g.routes.len());
+        for r in &g.routes {
+            let cluster = clusters
+                .get(&r.cluster)
+                .cloned()
+                .ok_or_else(|| ProxyError::Config(format!("route `{}`: unknown cluster `{}`", r.name, r.cluster)))?;
+            let old = previous.and_then(|p| p.routes.iter().find(|o| o.name.as_ref() == r.name));
+            routes.push(Arc::new(RouteRt::new(r, cluster, &g.limits, &g.timeouts, old, metrics)?));
+        }
+        let egress_allow = g
+            .egress
+            .iter()
+            .flat_map(|e| e.allow.iter())
+            .filter_map(|p| HostPattern::parse(p, true))
+            .collect();
+        Ok(Self {
+            version,
+            routes,
+            clusters,
+            limits: g.limits.clone(),
+            head_limits: HeadLimits {
+                max_uri_bytes: usize::try_from(g.limits.max_uri_bytes.0).unwrap_or(usize::MAX),
+                max_header_bytes: usize::try_from(g.limits.max_header_bytes.0).unwrap_or(usize::MAX),
+                max_header_count: g.limits.max_header_count,
+            },
+            timeouts: g.timeouts.clone(),
+            trusted_proxies: g.trusted_proxies.clone(),
+            egress_allow,
+            unrouted: metrics.route("none"),
+        })
+    }
+
+    /// The first route, in configuration order, that matches.
+    pub fn route(&self, host: &str, path: &str, method: &Method) -> Option<&Arc<RouteRt>> {
+        self.routes.iter().find(|r| r.matches(host, path, method))
+    }
+
+    /// Whether the egress allow-list admits `host:port`.
+    pub fn egress_allows(&self, host: &str, port: u16) -> bool {
+        self.egress_allow.iter().any(|p| p.matches(host, Some(port)))
+    }
+
+    /// Periodic upkeep of per-key state.
+    pub fn housekeep(&self) {
+        for r in &self.routes {
+            if let Some(l) = &r.limiter {
+                l.housekeep();
+            }
+        }
+    }
+}
+
+// === impl RouteRt ===
+
+impl RouteRt {
+    fn new(
+        r: &Route,
+        cluster: ClusterRef,
+        limits: &Limits,
+        timeouts: &Timeouts,
+        old: Option<&Arc<RouteRt>>,
+        metrics: &Metrics,
+    ) -> Result<Self, ProxyError> {
+        let m = &r.matcher;
+        let path = if let Some(p) = &m.path_prefix {
+            PathMatch::Prefix(p.clone())
+        } else if let Some(p) = &m.path_exact {
+            PathMatch::Exact(p.clone())
+        } else if let Some(re) = &m.path_regex {
+            // Anchored: a regex route matches the whole path, never a part of it.
+            let anchored = format!("^(?:{re})$");
+            PathMatch::Regex(Regex::new(&anchored).map_err(|e| ProxyError::Config(format!("route `{}`: {e}", r.name)))?)
+        } else {
+            PathMatch::Any
+        };
+        let methods = m
+            .methods
+            .iter()
+            .map(|s| Method::from_bytes(s.as_bytes()).map_err(|_| ProxyError::Config(format!("route `{}`: bad method `{s}`", r.name))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name_of = |n: &String| HeaderName::from_bytes(n.as_bytes()).map_err(|_| ProxyError::Config(format!("route `{}`: bad header `{n}`", r.name)));
+        let pairs = |map: &std::collections::BTreeMap<String, String>| {
+            map.iter()
+                .map(|(k, v)| {
+                    Ok((
+                        name_of(k)?,
+                        HeaderValue::from_str(v).map_err(|_| ProxyError::Config(format!("route `{}`: bad value for `{k}`", r.name)))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, ProxyError>>()
+        };
+        let limiter = match &r.rate_limit {
+            None => None,
+            Some(rl) => match old.and_then(|o| o.limiter.clone()).filter(|l| &l.config == rl) {
+                Some(same) => Some(same),
+                None => Some(Arc::new(
+                    Limiter::new(rl).ok_or_else(|| ProxyError::Config(format!("route `{}`: invalid rate limit", r.name)))?,
+                )),
+            },
+        };
+        Ok(Self {
+            name: Arc::from(r.name.as_str()),
+            config: r.clone(),
+            host: m.host.as_deref().and_then(|h| HostPattern::parse(h, false)),
+            path,
+            methods,
+            cluster,
+            request_add: pairs(&r.headers.request_add)?,
+            request_remove: r.headers.request_remove.iter().map(name_of).collect::<Result<_, _>>()?,
+            response_add: pairs(&r.headers.response_add)?,
+            response_remove: r.headers.response_remove.iter().map(name_of).collect::<Result<_, _>>()?,
+            max_body: r.max_body_bytes.unwrap_or(limits.max_body_bytes).0,
+            cidrs: r.access.as_ref().map(Cidrs::new),
+            limiter,
+            timeout: r.timeout.unwrap_or(timeouts.upstream_response).0,
+            metrics: metrics.route(&r.name),
+        })
+    }
+
+    fn matches(&self, host: &str, path: &str, method: &Method) -> bool {
+        if !self.methods.is_empty() && !self.methods.contains(method) {
+            return false;
+        }
+        if let Some(h) = &self.host {
+            if !h.matches(host, None) {
+                return false;
+            }
+        }
+        match &self.path {
+            PathMatch::Any => true,
+            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+            PathMatch::Exact(p) => path == p,
+            PathMatch::Regex(re) => re.is_match(path),
+        }
+    }
+
+    /// The path to send upstream for a matched (normalised) `path`.
+    pub fn rewrite(&self, path: &str) -> Option<String> {
+        let to = self.config.rewrite.as_ref()?.path_prefix.as_ref()?;
+        let rest = match &self.path {
+            PathMatch::Prefix(p) => &path[p.len().min(path.len())..],
+            _ => "",
+        };
+        let mut out = String::with_capacity(to.len() + rest.len());
+        out.push_str(to);
+        if out.ends_with('/') && rest.starts_with('/') {
+            out.push_str(&rest[1..]);
+        } else if !out.ends_with('/') && !rest.is_empty() && !rest.starts_with('/') {
+            out.push('/');
+            out.push_str(rest);
+        } else {
+            out.push_str(rest);
+        }
+        Some(out)
+    }
+}
+
+// === impl HostPattern ===
+
+impl HostPattern {
+    /// Parses `name`, `*.name`, and with `with_port`, an optional `:port`.
+    pub fn parse(s: &str, with_port: bool) -> Option<Self> {
+        let (host, port) = match s.rsplit_once(':') {
+            Some((h, p)) if with_port && !h.contains(':') => (h, Some(p.parse().ok()?)),
+            _ => (s, None),
+        };
+        let (name, wildcard) = match host.strip_prefix("*.") {
+            Some(rest) => (rest, true),
+            None => (host, false),
+        };
+        Some(Self {
+            name: name.trim_end_matches('.').to_ascii_lowercase(),
+            wildcard,
+            port,
+        })
+    }
+
+    /// Matches a host (any case, trailing dot ignored). With a `port` given: a pattern with a
+    /// port must equal it; a pattern without one admits 80 and 443.
+    pub fn matches(&self, host: &str, port: Option<u16>) -> bool {
+        if let Some(p) = port {
+            match self.port {
+                Some(want) if want != p => return false,
+                None if p != 80 && p != 443 => return false,
+                _ => {}
+            }
+        }
+        let host = host.trim_end_matches('.');
+        if self.wildcard {
+            host.len() > self.name.len() + 1
+                && host[host.len() - self.name.len()..].eq_ignore_ascii_case(&self.name)
+                && host.as_bytes()[host.len() - self.name.len() - 1] == b'.'
+        } else {
+            host.eq_ignore_ascii_case(&self.name)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        let p = HostPattern::parse("*.example.com", true).unwrap();
+        assert!(p.matches("api.example.com", Some(443)));
+        assert!(p.matches("a.b.EXAMPLE.com.", Some(80)));
+        assert!(!p.matches("example.com", Some(443)));
+        assert!(!p.matches("evilexample.com", Some(443)));
+        assert!(!p.matches("api.example.com", Some(8443)));
+        let p = HostPattern::parse("db.internal:5432", true).unwrap();
+        assert!(p.matches("db.internal", Some(5432)));
+        assert!(!p.matches("db.internal", Some(443)));
+        let p = HostPattern::parse("api.test", false).unwrap();
+        assert!(p.matches("API.test", None));
+    }
+
+    #[test]
+    fn routing_and_rewrite() {
+        let yaml = r#"
+gateway:
+  clusters: [{ name: c, endpoints: ["127.0.0.1:9"] }]
+  routes:
+    - { name: exact, match: { path_exact: /x, methods: [GET] }, cluster: c }
+    - { name: re, match: { path_regex: "/v[0-9]+/items" }, cluster: c }
+    - { name: host, match: { host: "*.h.test", path_prefix: /h }, cluster: c }
+    - { name: api, match: { path_prefix: /api/ }, cluster: c, rewrite: { path_prefix: / } }
+    - { name: all, cluster: c }
+"#;
+        let config = rampart_config::from_str("t", yaml).unwrap();
+        let s = Snapshot::compile(&config, 1, None, &Metrics::new()).unwrap();
+        let name = |host: &str, path: &str, m: Method| s.route(host, path, &m).unwrap().name.to_string();
+        assert_eq!(name("a", "/x", Method::GET), "exact");
+        assert_eq!(name("a", "/x", Method::POST), "all");
+        assert_eq!(name("a", "/v2/items", Method::GET), "re");
+        assert_eq!(name("a", "/v2/items/9", Method::GET), "all");
+        assert_eq!(name("a.h.test", "/h", Method::GET), "host");
+        assert_eq!(name("h.test", "/h", Method::GET), "all");
+        let api = s.route("a", "/api/users/1", &Method::GET).unwrap();
+        assert_eq!(api.name.as_ref(), "api");
+        assert_eq!(api.rewrite("/api/users/1").unwrap(), "/users/1");
+        assert!(s.route("a", "/x", &Method::GET).unwrap().rewrite("/x").is_none());
+    }
+}
