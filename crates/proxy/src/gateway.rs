@@ -144,6 +144,8 @@ fn cert_entries(l: &Listener, ca: Option<&LocalCa>) -> Result<rampart_identity::
             names.push(l.address.ip().to_string());
         }
         let ck = ca.issue_server_cert(&names).map_err(tls_err)?;
+        // SNI carries host names only; clients that connect by IP get the default certificate.
+        names.retain(|n| n.parse::<std::net::IpAddr>().is_err());
         return Ok(vec![(names, ck)]);
     }
     files
@@ -168,6 +170,11 @@ async fn housekeeping(shared: std::sync::Weak<Shared>) {
 // === impl GatewayHandle ===
 
 impl GatewayHandle {
+    /// Whether the listener named `name` terminates TLS.
+    pub fn is_tls(&self, name: &str) -> bool {
+        self.resolvers.iter().any(|(n, _)| n == name)
+    }
+
     /// The bound address of the listener named `name` (useful with port 0).
     pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
         self.listeners.iter().find(|(n, _)| n == name).map(|(_, a)| *a)

@@ -1,0 +1,34 @@
+//! One module per subcommand.
+
+mod config;
+mod gateway;
+mod status;
+mod up;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Gateway(args) => gateway::run(args),
+        Command::Config(ConfigCommand::Check { file, json }) => config::check(&file, json),
+        Command::Status(args) => status::run(args),
+    }
+}
+
+/// Waits for SIGTERM or SIGINT.
+pub(crate) async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

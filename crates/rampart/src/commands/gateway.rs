@@ -1,0 +1,131 @@
+//! `rampart gateway --config FILE`: the data plane alone, and the reload loop shared with `up`.
+
+use crate::cli::GatewayArgs;
+use anyhow::Context;
+use rampart_config::Config;
+use rampart_control::api::{Heartbeat, ProxyKind};
+use rampart_events::EventBus;
+use rampart_identity::LocalCa;
+use rampart_proxy::{Gateway, GatewayHandle, GatewayOptions};
+use rampart_store::{ConfigVersion, Store};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
+    let config = rampart_config::from_file(&args.config)?;
+    let rt = crate::runtime::build(config.gateway.workers)?;
+    rt.block_on(async move {
+        let local_ca = match &args.data_dir {
+            Some(dir) => Some(Arc::new(LocalCa::load_or_create(dir).context("cannot open the local CA")?)),
+            None => None,
+        };
+        let bus = EventBus::default();
+        let options = GatewayOptions { name: args.name.clone(), bus, local_ca };
+        let gateway = Gateway::start(&config, options).await?;
+        print_listeners(&gateway, None);
+        let heartbeat = match &args.control {
+            Some(url) => Some(tokio::spawn(heartbeats(
+                super::status::client(url, &args.auth)?,
+                args.name.clone(),
+                listen_summary(&gateway),
+                gateway_version(&gateway),
+            ))),
+            None => None,
+        };
+        let mut triggers = crate::reload::triggers(Some(&args.config))?;
+        let drain = config.gateway.timeouts.drain.0;
+        loop {
+            tokio::select! {
+                _ = super::terminated() => break,
+                Some(cause) = triggers.rx.recv() => reload(&gateway, &args.config, cause, None).await,
+            }
+        }
+        tracing::info!(deadline = ?drain, "draining");
+        if let Some(h) = heartbeat {
+            h.abort();
+        }
+        gateway.shutdown(drain).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn gateway_version(g: &GatewayHandle) -> Arc<std::sync::atomic::AtomicU64> {
+    Arc::new(std::sync::atomic::AtomicU64::new(g.config_version()))
+}
+
+/// Reloads `file` into the gateway; a bad file is refused and the old config keeps serving.
+pub async fn reload(gateway: &GatewayHandle, file: &Path, cause: &str, store: Option<&Store>) {
+    let loaded = rampart_config::from_file(file).map_err(|e| e.to_string());
+    let result = loaded.and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()));
+    match &result {
+        Ok(v) => tracing::info!(%cause, version = v, "configuration reloaded"),
+        Err(e) => tracing::error!(%cause, error = %e, "configuration refused; the previous one keeps serving"),
+    }
+    if let Some(store) = store {
+        let text = std::fs::read(file).unwrap_or_default();
+        let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text).as_ref());
+        let record = ConfigVersion {
+            id: 0,
+            hash,
+            source: file.display().to_string(),
+            applied_at: SystemTime::now(),
+            accepted: result.is_ok(),
+            error: result.err(),
+        };
+        if let Err(e) = store.record_config_version(&record).await {
+            tracing::warn!(error = %e, "cannot record the configuration version");
+        }
+    }
+}
+
+/// Reports this gateway to a control plane until the task is aborted.
+async fn heartbeats(client: rampart_control::ControlClient, name: String, address: String, version: Arc<std::sync::atomic::AtomicU64>) {
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let id = format!("{name}@{}", std::process::id());
+    let mut interval = Duration::from_secs(5);
+    loop {
+        let hb = Heartbeat {
+            id: id.clone(),
+            kind: ProxyKind::Gateway,
+            name: name.clone(),
+            version: rampart_core::VERSION.to_string(),
+            address: address.clone(),
+            config_version: version.load(std::sync::atomic::Ordering::Relaxed).to_string(),
+            started_at_ms: started,
+        };
+        match client.heartbeat(&hb).await {
+            Ok(ack) => interval = Duration::from_millis((ack.ttl_ms / 3).max(1000)),
+            Err(e) => tracing::warn!(error = %e, "cannot report to the control plane"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+pub fn listen_summary(g: &GatewayHandle) -> String {
+    g.listeners().first().map(|(_, a)| a.to_string()).unwrap_or_default()
+}
+
+/// Prints where the gateway listens.
+pub fn print_listeners(g: &GatewayHandle, ca: Option<&Path>) {
+    for (name, addr) in g.listeners() {
+        let scheme = if g.is_tls(name) { "https" } else { "http" };
+        println!("  gateway {name:<8} {scheme}://{addr}");
+    }
+    if let Some(e) = g.egress_addr() {
+        println!("  egress           http://{e}   (HTTP proxy; CONNECT for https)");
+    }
+    println!("  admin            http://{}/metrics  /healthz  /readyz", g.admin_addr());
+    if let Some(ca) = ca {
+        println!("  CA certificate   {}   (curl --cacert {} https://localhost:PORT/)", ca.display(), ca.display());
+    }
+}
+
+/// Loads the config given on the command line, or the embedded quickstart.
+pub fn load_config(file: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(match file {
+        Some(f) => rampart_config::from_file(f)?,
+        None => rampart_config::from_str("examples/quickstart.yaml (embedded)", rampart_config::QUICKSTART)?,
+    })
+}

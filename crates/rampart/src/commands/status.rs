@@ -1,0 +1,54 @@
+//! `rampart status`: the control plane's health and its proxies.
+
+use crate::cli::{ControlAuth, StatusArgs};
+use anyhow::Context;
+use rampart_control::ControlClient;
+use rampart_core::Sensitive;
+use std::process::ExitCode;
+
+pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let rt = crate::runtime::build(1)?;
+    rt.block_on(async move {
+        let client = client(&args.control, &args.auth)?;
+        let status = client.status().await.with_context(|| format!("cannot get status from {}", args.control))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let h = &status.health;
+        println!("control plane {}: {:?} (version {}, store {}, up {}s)", client.url(), h.status, h.version, h.store, h.uptime_secs);
+        if status.proxies.is_empty() {
+            println!("no proxies have reported");
+        } else {
+            println!("{:<24} {:<8} {:<10} {:<22} {:<8} {:>10}", "PROXY", "KIND", "STATE", "ADDRESS", "CONFIG", "LAST SEEN");
+            for p in &status.proxies {
+                println!(
+                    "{:<24} {:<8} {:<10} {:<22} {:<8} {:>9.1}s",
+                    p.name,
+                    p.kind,
+                    if p.connected { "connected" } else { "gone" },
+                    p.address,
+                    p.config_version,
+                    p.last_seen_age_ms as f64 / 1000.0
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A control-plane client from the command line's (or environment's) credentials.
+pub fn client(url: &str, auth: &ControlAuth) -> anyhow::Result<ControlClient> {
+    let token = match &auth.token {
+        Some(t) => t.clone(),
+        None => {
+            let path = rampart_control::default_token_path();
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("no --token given and cannot read `{}` (run `rampart up` first, or set RAMPART_TOKEN)", path.display()))?
+                .trim()
+                .to_string()
+        }
+    };
+    let ca = auth.ca.clone().unwrap_or_else(rampart_control::default_ca_path);
+    Ok(ControlClient::new(url, Sensitive::new(token), &ca)?)
+}

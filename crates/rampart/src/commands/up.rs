@@ -1,0 +1,111 @@
+//! `rampart up`: the control plane and a gateway in one process, on an embedded store.
+
+use crate::cli::UpArgs;
+use anyhow::Context;
+use rampart_control::{AdminToken, ControlOptions, ControlPlane};
+use rampart_events::EventBus;
+use rampart_identity::{LocalCa, SniResolver};
+use rampart_proxy::{Gateway, GatewayOptions};
+use rampart_store::{ProxyRecord, Store};
+use std::os::unix::fs::DirBuilderExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let config = super::gateway::load_config(args.config.as_ref())?;
+    let rt = crate::runtime::build(config.gateway.workers)?;
+    rt.block_on(async move {
+        let dir = &args.data_dir;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory `{}`", dir.display()))?;
+        rampart_identity::install_default_provider();
+        let ca = Arc::new(LocalCa::load_or_create(dir).context("cannot open the local CA")?);
+        let store_url = config
+            .store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("rampart.db").display()));
+        let store = Store::open(&store_url).await.context("cannot open the store")?;
+        let token_path = dir.join("admin-token");
+        let token = AdminToken::load_or_create(&token_path)?;
+        let bus = EventBus::default();
+
+        let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let ip = config.control.listen.ip();
+        if !ip.is_unspecified() && !ip.is_loopback() {
+            names.push(ip.to_string());
+        }
+        let control_cert = ca.issue_server_cert(&names)?;
+        // SNI carries host names only; clients that connect by IP get the default certificate.
+        let sni_names: Vec<String> = names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).cloned().collect();
+        let resolver = Arc::new(SniResolver::new(vec![(sni_names, control_cert)])?);
+        let tls = Arc::new(rampart_identity::server_config(resolver, rampart_control::server_alpn())?);
+        let control = ControlPlane::start(ControlOptions {
+            listen: config.control.listen,
+            tls,
+            token,
+            store: store.clone(),
+            bus: bus.clone(),
+            proxy_ttl: config.control.proxy_ttl.0,
+            version: rampart_core::VERSION.to_string(),
+        })
+        .await
+        .context("cannot start the control plane")?;
+
+        let gateway = Gateway::start(
+            &config,
+            GatewayOptions {
+                name: "gateway".to_string(),
+                bus: bus.clone(),
+                local_ca: Some(ca.clone()),
+            },
+        )
+        .await
+        .context("cannot start the gateway")?;
+        let now = SystemTime::now();
+        let local = control
+            .register_local(ProxyRecord {
+                id: format!("gateway@{}", std::process::id()),
+                kind: "gateway".to_string(),
+                name: "gateway".to_string(),
+                version: rampart_core::VERSION.to_string(),
+                address: super::gateway::listen_summary(&gateway),
+                config_version: gateway.config_version().to_string(),
+                started_at: now,
+                last_seen: now,
+            })
+            .await?;
+
+        println!("Rampart {} is up (data in {})", rampart_core::VERSION, dir.display());
+        super::gateway::print_listeners(&gateway, Some(ca.cert_path()));
+        println!("  control API      https://{}   (admin token in {})", control.local_addr(), token_path.display());
+        if let Some((_, addr)) = gateway.listeners().iter().find(|(n, _)| !gateway.is_tls(n)) {
+            println!("Try: curl http://{addr}/api/hello");
+        }
+
+        let mut triggers = crate::reload::triggers(args.config.as_deref())?;
+        loop {
+            tokio::select! {
+                _ = super::terminated() => break,
+                Some(cause) = triggers.rx.recv() => {
+                    match &args.config {
+                        Some(file) => super::gateway::reload(&gateway, file, cause, Some(&store)).await,
+                        None => tracing::info!(%cause, "running on the embedded configuration; nothing to reload"),
+                    }
+                    local.set_config_version(&gateway.config_version().to_string());
+                }
+            }
+        }
+        let drain = config.gateway.timeouts.drain.0;
+        tracing::info!(deadline = ?drain, "draining");
+        gateway.shutdown(drain).await;
+        let _ = local.deregister().await;
+        control.shutdown().await;
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
