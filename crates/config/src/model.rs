@@ -41,7 +41,7 @@ pub struct StoreConfig {
 }
 
 /// The data plane: listeners, clusters and routes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct GatewayConfig {
     /// Worker threads; 0 means one per core.
     pub workers: usize,
@@ -285,22 +285,6 @@ impl Default for ControlConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
             proxy_ttl: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            workers: 0,
-            listeners: Vec::new(),
-            limits: Limits::default(),
-            timeouts: Timeouts::default(),
-            trusted_proxies: Vec::new(),
-            access_log: None,
-            egress: None,
-            clusters: Vec::new(),
-            routes: Vec::new(),
         }
     }
 }

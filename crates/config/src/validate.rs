@@ -152,27 +152,27 @@ fn check_route(errs: &mut Vec<ConfigError>, at: &str, r: &Route) {
         ("path_prefix", &m.path_prefix),
         ("path_exact", &m.path_exact),
     ] {
-        if let Some(p) = p {
-            if !p.starts_with('/') {
-                errs.push(err(
-                    &format!("{at}.match.{k}"),
-                    format!("`{p}` must start with `/`"),
-                ));
-            }
-        }
-    }
-    if let Some(re) = &m.path_regex {
-        if let Err(e) = regex::Regex::new(re) {
+        if let Some(p) = p
+            && !p.starts_with('/')
+        {
             errs.push(err(
-                &format!("{at}.match.path_regex"),
-                format!("invalid regex: {e}"),
+                &format!("{at}.match.{k}"),
+                format!("`{p}` must start with `/`"),
             ));
         }
     }
-    if let Some(h) = &m.host {
-        if let Err(e) = check_host_pattern(h, false) {
-            errs.push(err(&format!("{at}.match.host"), e));
-        }
+    if let Some(re) = &m.path_regex
+        && let Err(e) = regex::Regex::new(re)
+    {
+        errs.push(err(
+            &format!("{at}.match.path_regex"),
+            format!("invalid regex: {e}"),
+        ));
+    }
+    if let Some(h) = &m.host
+        && let Err(e) = check_host_pattern(h, false)
+    {
+        errs.push(err(&format!("{at}.match.host"), e));
     }
     for (i, method) in m.methods.iter().enumerate() {
         if !http_token(method) || method.bytes().any(|b| b.is_ascii_lowercase()) {
@@ -182,13 +182,13 @@ fn check_route(errs: &mut Vec<ConfigError>, at: &str, r: &Route) {
             ));
         }
     }
-    if let Some(p) = r.rewrite.as_ref().and_then(|w| w.path_prefix.as_ref()) {
-        if !p.starts_with('/') {
-            errs.push(err(
-                &format!("{at}.rewrite.path_prefix"),
-                format!("`{p}` must start with `/`"),
-            ));
-        }
+    if let Some(p) = r.rewrite.as_ref().and_then(|w| w.path_prefix.as_ref())
+        && !p.starts_with('/')
+    {
+        errs.push(err(
+            &format!("{at}.rewrite.path_prefix"),
+            format!("`{p}` must start with `/`"),
+        ));
     }
     let h = &r.headers;
     for (field, names) in [

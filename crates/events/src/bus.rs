@@ -72,7 +72,10 @@ impl Subscription {
                 Ok(e) => return Some(e),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     self.dropped.fetch_add(n, Ordering::Relaxed);
-                    tracing::warn!(lost = n, "event subscriber fell behind; oldest events dropped");
+                    tracing::warn!(
+                        lost = n,
+                        "event subscriber fell behind; oldest events dropped"
+                    );
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
@@ -99,7 +102,12 @@ mod tests {
     use crate::model::{SecurityEvent, SecurityKind};
 
     fn ev(n: usize) -> Event {
-        Event::Security(SecurityEvent::new(SecurityKind::RateLimited, "t", None, n.to_string()))
+        Event::Security(SecurityEvent::new(
+            SecurityKind::RateLimited,
+            "t",
+            None,
+            n.to_string(),
+        ))
     }
 
     #[tokio::test]

@@ -48,7 +48,10 @@ pub struct AccessEvent {
     pub bytes_out: u64,
     #[serde(rename = "event.duration_us")]
     pub duration_us: u64,
-    #[serde(rename = "upstream.duration_us", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "upstream.duration_us",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub upstream_duration_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
@@ -95,7 +98,12 @@ pub struct SecurityEvent {
 // === impl SecurityEvent ===
 
 impl SecurityEvent {
-    pub fn new(kind: SecurityKind, source: &str, client: Option<SocketAddr>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        kind: SecurityKind,
+        source: &str,
+        client: Option<SocketAddr>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             time: SystemTime::now(),
             kind,
@@ -111,7 +119,10 @@ mod unix_millis {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let ms = t.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let ms = t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         s.serialize_u64(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 }

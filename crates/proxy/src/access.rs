@@ -27,7 +27,11 @@ pub enum LimitKey {
 #[derive(Debug)]
 pub struct Limiter {
     pub config: RateLimit,
-    limiter: RateLimiter<LimitKey, governor::state::keyed::DefaultKeyedStateStore<LimitKey>, DefaultClock>,
+    limiter: RateLimiter<
+        LimitKey,
+        governor::state::keyed::DefaultKeyedStateStore<LimitKey>,
+        DefaultClock,
+    >,
     clock: DefaultClock,
 }
 
@@ -74,7 +78,12 @@ impl Limiter {
 
     /// The key for a request, or `None` when the request has no value for it (for example a
     /// missing header): such requests share one bucket, so leaving the header out is no escape.
-    pub fn key(&self, ip: IpAddr, header: impl FnOnce(&str) -> Option<String>, principal: Option<&str>) -> LimitKey {
+    pub fn key(
+        &self,
+        ip: IpAddr,
+        header: impl FnOnce(&str) -> Option<String>,
+        principal: Option<&str>,
+    ) -> LimitKey {
         match &self.config.key {
             RateKey::ClientIp => LimitKey::Ip(canonical(ip)),
             RateKey::Route => LimitKey::Route,

@@ -44,18 +44,35 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut phase: watch:
 
 fn route(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
     let (status, ctype, body) = match req.uri().path() {
-        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", shared.metrics.render()),
+        "/metrics" => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            shared.metrics.render(),
+        ),
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
         "/readyz" => {
-            let ready = shared.ready.load(Ordering::Acquire) && !shared.draining.load(Ordering::Acquire);
+            let ready =
+                shared.ready.load(Ordering::Acquire) && !shared.draining.load(Ordering::Acquire);
             if ready {
                 let version = shared.snapshot.load().version;
-                (StatusCode::OK, "text/plain", format!("ready (config version {version})\n"))
+                (
+                    StatusCode::OK,
+                    "text/plain",
+                    format!("ready (config version {version})\n"),
+                )
             } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".to_string())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "not ready\n".to_string(),
+                )
             }
         }
-        _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_string()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".to_string(),
+        ),
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;

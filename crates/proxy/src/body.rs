@@ -79,7 +79,14 @@ pub async fn buffer(mut body: Incoming, buffer: u64, limit: u64) -> Buffered {
     }
     let full = join(chunks);
     let n = full.len() as u64;
-    Buffered::Complete(if n == 0 { UpstreamBody::Empty } else { UpstreamBody::Full(Some(full)) }, n)
+    Buffered::Complete(
+        if n == 0 {
+            UpstreamBody::Empty
+        } else {
+            UpstreamBody::Full(Some(full))
+        },
+        n,
+    )
 }
 
 fn join(mut chunks: Vec<Bytes>) -> Bytes {
@@ -102,11 +109,19 @@ impl Body for UpstreamBody {
     type Data = Bytes;
     type Error = BodyError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             UpstreamBody::Empty => Poll::Ready(None),
             UpstreamBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            UpstreamBody::Stream { head, rest, seen, limit } => {
+            UpstreamBody::Stream {
+                head,
+                rest,
+                seen,
+                limit,
+            } => {
                 if let Some(h) = head.take() {
                     return Poll::Ready(Some(Ok(Frame::data(h))));
                 }
@@ -167,7 +182,11 @@ pub struct Observed {
 
 impl Observed {
     pub fn new(inner: ResponseBody, on_done: Option<Box<dyn OnDone>>) -> Self {
-        Self { inner, bytes: 0, on_done }
+        Self {
+            inner,
+            bytes: 0,
+            on_done,
+        }
     }
 
     pub fn full(bytes: impl Into<Bytes>) -> Self {
@@ -197,7 +216,10 @@ impl Body for Observed {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         let polled = match &mut this.inner {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),

@@ -28,7 +28,7 @@ pub struct ClusterRt {
 #[derive(Debug)]
 pub enum Target {
     Builtin(Builtin),
-    Endpoints(Pool),
+    Endpoints(Box<Pool>),
 }
 
 /// Endpoints and the client that pools connections to them.
@@ -58,7 +58,7 @@ impl ClusterRt {
     pub fn new(config: &Cluster, timeouts: &Timeouts) -> Result<Self, ProxyError> {
         let target = match config.builtin {
             Some(b) => Target::Builtin(b),
-            None => Target::Endpoints(Pool::new(config, timeouts)?),
+            None => Target::Endpoints(Box::new(Pool::new(config, timeouts)?)),
         };
         Ok(Self {
             name: config.name.clone(),
@@ -87,7 +87,12 @@ impl Pool {
                         authority,
                         in_flight: AtomicUsize::new(0),
                     })
-                    .map_err(|_| ProxyError::Config(format!("cluster `{}`: invalid endpoint `{e}`", config.name)))
+                    .map_err(|_| {
+                        ProxyError::Config(format!(
+                            "cluster `{}`: invalid endpoint `{e}`",
+                            config.name
+                        ))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let h2 = config.protocol == UpstreamProtocol::Http2;
@@ -108,8 +113,16 @@ impl Pool {
         Ok(Self {
             endpoints,
             client: builder.build(connector),
-            scheme: if config.tls.is_some() { Scheme::HTTPS } else { Scheme::HTTP },
-            version: if h2 { http::Version::HTTP_2 } else { http::Version::HTTP_11 },
+            scheme: if config.tls.is_some() {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
+            version: if h2 {
+                http::Version::HTTP_2
+            } else {
+                http::Version::HTTP_11
+            },
             balance: config.balance,
             next: AtomicUsize::new(0),
         })
@@ -129,29 +142,51 @@ impl Pool {
             Balance::LeastRequest => {
                 let second = &self.endpoints[(i / n + i + 1) % n];
                 let load = |e: &Endpoint| e.in_flight.load(Ordering::Relaxed);
-                Some(if load(second) < load(first) { second } else { first })
+                Some(if load(second) < load(first) {
+                    second
+                } else {
+                    first
+                })
             }
         }
     }
 }
 
-fn connector(config: &Cluster, http: HttpConnector, h2: bool) -> Result<HttpsConnector<HttpConnector>, ProxyError> {
+fn connector(
+    config: &Cluster,
+    http: HttpConnector,
+    h2: bool,
+) -> Result<HttpsConnector<HttpConnector>, ProxyError> {
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
     let Some(tls) = &config.tls else {
-        let plain = rampart_identity::client_config_with_roots(rustls::RootCertStore::empty(), Vec::new())
-            .map_err(|e| ProxyError::Config(format!("cluster `{}`: {e}", config.name)))?;
+        let plain =
+            rampart_identity::client_config_with_roots(rustls::RootCertStore::empty(), Vec::new())
+                .map_err(|e| ProxyError::Config(format!("cluster `{}`: {e}", config.name)))?;
         let b = builder.with_tls_config(plain).https_or_http();
-        return Ok(if h2 { b.enable_http2().wrap_connector(http) } else { b.enable_http1().wrap_connector(http) });
+        return Ok(if h2 {
+            b.enable_http2().wrap_connector(http)
+        } else {
+            b.enable_http1().wrap_connector(http)
+        });
     };
-    let cfg = rampart_identity::client_config(tls.ca.as_deref(), tls.danger_skip_verify, Vec::new())
-        .map_err(|e| ProxyError::Config(format!("cluster `{}`: {e}", config.name)))?;
+    let cfg =
+        rampart_identity::client_config(tls.ca.as_deref(), tls.danger_skip_verify, Vec::new())
+            .map_err(|e| ProxyError::Config(format!("cluster `{}`: {e}", config.name)))?;
     let mut b = builder.with_tls_config(cfg).https_only();
     if let Some(name) = &tls.server_name {
-        let server_name = rustls::pki_types::ServerName::try_from(name.clone())
-            .map_err(|_| ProxyError::Config(format!("cluster `{}`: invalid server name `{name}`", config.name)))?;
+        let server_name = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+            ProxyError::Config(format!(
+                "cluster `{}`: invalid server name `{name}`",
+                config.name
+            ))
+        })?;
         b = b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(server_name));
     }
-    Ok(if h2 { b.enable_http2().wrap_connector(http) } else { b.enable_http1().wrap_connector(http) })
+    Ok(if h2 {
+        b.enable_http2().wrap_connector(http)
+    } else {
+        b.enable_http1().wrap_connector(http)
+    })
 }
 
 // === impl Endpoint ===

@@ -37,7 +37,9 @@ pub async fn respond(req: Request<UpstreamBody>) -> Response<Observed> {
     let text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     let mut resp = Response::new(Observed::full(text));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }

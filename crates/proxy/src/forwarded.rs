@@ -23,7 +23,9 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     }
     let mut client = peer;
     for value in headers.get_all(&X_FORWARDED_FOR).iter().rev() {
-        let Ok(text) = value.to_str() else { return client };
+        let Ok(text) = value.to_str() else {
+            return client;
+        };
         for part in text.rsplit(',') {
             match part.trim().parse::<IpAddr>() {
                 Ok(ip) if is_trusted(ip, trusted) => client = ip,
@@ -36,7 +38,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
 }
 
 /// Sets `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded` for the upstream.
-pub fn set_headers(headers: &mut HeaderMap, peer: IpAddr, trusted_peer: bool, proto: &'static str, host: &str) {
+pub fn set_headers(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    trusted_peer: bool,
+    proto: &'static str,
+    host: &str,
+) {
     let peer_text = peer.to_string();
     let node = match peer {
         IpAddr::V4(_) => peer_text.clone(),
@@ -58,7 +66,11 @@ pub fn set_headers(headers: &mut HeaderMap, peer: IpAddr, trusted_peer: bool, pr
 }
 
 fn append(headers: &mut HeaderMap, name: &header::HeaderName, value: &str) {
-    let joined: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    let joined: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     let mut all = joined.join(", ");
     if !all.is_empty() {
         all.push_str(", ");
@@ -79,7 +91,10 @@ fn replace(headers: &mut HeaderMap, name: &header::HeaderName, value: &str) {
 }
 
 fn quote_if_needed(host: &str) -> String {
-    if host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+    if host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
         host.to_string()
     } else {
         let escaped: String = host.chars().filter(|c| *c != '"' && *c != '\\').collect();
@@ -112,9 +127,15 @@ mod tests {
     fn trusted_peers_are_appended_to() {
         let trusted = nets(&["10.0.0.0/8"]);
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 10.0.0.5"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 10.0.0.5"),
+        );
         let peer: IpAddr = "10.0.0.9".parse().unwrap();
-        assert_eq!(client_ip(peer, &h, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(peer, &h, &trusted),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
         set_headers(&mut h, peer, true, "http", "a");
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.5, 10.0.0.9");
         let v6: IpAddr = "::1".parse().unwrap();

@@ -69,7 +69,11 @@ pin_project! {
 // === impl FramingGuard ===
 
 impl<IO> FramingGuard<IO> {
-    pub fn new(inner: IO, limits: HeadLimits, sink: Option<std::sync::Arc<dyn RejectSink>>) -> Self {
+    pub fn new(
+        inner: IO,
+        limits: HeadLimits,
+        sink: Option<std::sync::Arc<dyn RejectSink>>,
+    ) -> Self {
         Self {
             inner,
             limits,
@@ -106,7 +110,9 @@ impl<IO: AsyncRead> AsyncRead for FramingGuard<IO> {
             match *this.state {
                 State::Rejected => {
                     return match this.broken.take() {
-                        Some(msg) => Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, msg))),
+                        Some(msg) => {
+                            Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, msg)))
+                        }
                         None => Poll::Ready(Ok(())),
                     };
                 }
@@ -115,7 +121,9 @@ impl<IO: AsyncRead> AsyncRead for FramingGuard<IO> {
                     return this.inner.as_mut().poll_read(cx, buf);
                 }
                 State::Body(rem) if this.staging.is_empty() => {
-                    let limit = usize::try_from(rem).unwrap_or(usize::MAX).min(buf.remaining());
+                    let limit = usize::try_from(rem)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.remaining());
                     // Initialise first so the bytes read through `take` can be marked filled
                     // without unsafe code.
                     buf.initialize_unfilled_to(limit);
@@ -174,7 +182,11 @@ impl<IO: AsyncRead> AsyncRead for FramingGuard<IO> {
 }
 
 impl<IO: AsyncWrite> AsyncWrite for FramingGuard<IO> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.project().inner.poll_write(cx, buf)
     }
 
@@ -260,7 +272,9 @@ fn advance(
                 };
             }
             State::Body(rem) => {
-                let n = usize::try_from(rem).unwrap_or(usize::MAX).min(staging.len());
+                let n = usize::try_from(rem)
+                    .unwrap_or(usize::MAX)
+                    .min(staging.len());
                 ready.extend_from_slice(&staging[..n]);
                 staging.advance(n);
                 *state = match rem - n as u64 {
@@ -275,13 +289,20 @@ fn advance(
                     }
                     return Ok(());
                 };
-                let size = parse_chunk_line(&staging[..=nl]).ok_or(Fault::Broken("invalid chunk size"))?;
+                let size =
+                    parse_chunk_line(&staging[..=nl]).ok_or(Fault::Broken("invalid chunk size"))?;
                 ready.extend_from_slice(&staging[..=nl]);
                 staging.advance(nl + 1);
-                *state = if size == 0 { State::Trailers(0) } else { State::ChunkData(size) };
+                *state = if size == 0 {
+                    State::Trailers(0)
+                } else {
+                    State::ChunkData(size)
+                };
             }
             State::ChunkData(rem) => {
-                let n = usize::try_from(rem).unwrap_or(usize::MAX).min(staging.len());
+                let n = usize::try_from(rem)
+                    .unwrap_or(usize::MAX)
+                    .min(staging.len());
                 ready.extend_from_slice(&staging[..n]);
                 staging.advance(n);
                 *state = match rem - n as u64 {
@@ -308,13 +329,21 @@ fn advance(
                     return Ok(());
                 };
                 let line = &staging[..=nl];
-                if nl == 0 || line[nl - 1] != b'\r' || line[..nl - 1].contains(&b'\r') || line.contains(&0) {
+                if nl == 0
+                    || line[nl - 1] != b'\r'
+                    || line[..nl - 1].contains(&b'\r')
+                    || line.contains(&0)
+                {
                     return Err(Fault::Broken("malformed trailer line"));
                 }
                 let done = nl == 1;
                 ready.extend_from_slice(line);
                 staging.advance(nl + 1);
-                *state = if done { State::Head } else { State::Trailers(seen + nl + 1) };
+                *state = if done {
+                    State::Head
+                } else {
+                    State::Trailers(seen + nl + 1)
+                };
             }
             State::Passthrough => {
                 ready.extend_from_slice(staging);
@@ -352,7 +381,10 @@ fn parse_chunk_line(line: &[u8]) -> Option<u64> {
         Some(i) => (&body[..i], &body[i..]),
         None => (body, &b""[..]),
     };
-    if size.is_empty() || size.len() > 16 || ext.iter().any(|b| *b == b'\r' || *b == b'\n' || *b == 0) {
+    if size.is_empty()
+        || size.len() > 16
+        || ext.iter().any(|b| *b == b'\r' || *b == b'\n' || *b == 0)
+    {
         return None;
     }
     let text = std::str::from_utf8(size).ok()?;

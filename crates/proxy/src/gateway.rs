@@ -50,7 +50,10 @@ pub struct GatewayHandle {
 
 impl Gateway {
     /// Binds every listener and starts serving `config`.
-    pub async fn start(config: &Config, options: GatewayOptions) -> Result<GatewayHandle, ProxyError> {
+    pub async fn start(
+        config: &Config,
+        options: GatewayOptions,
+    ) -> Result<GatewayHandle, ProxyError> {
         rampart_identity::install_default_provider();
         let metrics = Metrics::new();
         let snapshot = Snapshot::compile(config, 1, None, &metrics)?;
@@ -65,10 +68,12 @@ impl Gateway {
         });
         let g = &config.gateway;
         let sink = match &g.access_log {
-            Some(path) => Some(JsonLinesSink::spawn(&options.bus, path).await.map_err(|source| ProxyError::AccessLog {
-                path: path.display().to_string(),
-                source,
-            })?),
+            Some(path) => Some(JsonLinesSink::spawn(&options.bus, path).await.map_err(
+                |source| ProxyError::AccessLog {
+                    path: path.display().to_string(),
+                    source,
+                },
+            )?),
             None => None,
         };
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
@@ -82,14 +87,27 @@ impl Gateway {
                 None => None,
                 Some(_) => {
                     let resolver = Arc::new(listener_certs(l, options.local_ca.as_deref())?);
-                    let cfg = rampart_identity::server_config(resolver.clone(), vec![b"h2".to_vec(), b"http/1.1".to_vec()])
-                        .map_err(|source| ProxyError::Tls { listener: l.name.clone(), source })?;
+                    let cfg = rampart_identity::server_config(
+                        resolver.clone(),
+                        vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+                    )
+                    .map_err(|source| ProxyError::Tls {
+                        listener: l.name.clone(),
+                        source,
+                    })?;
                     resolvers.push((l.name.clone(), resolver));
                     Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
                 }
             };
             listeners.push((l.name.clone(), tcp.local_addr().unwrap_or(l.address)));
-            bound.push((tcp, Arc::new(ListenerRt { name: Arc::from(l.name.as_str()), tls, h2c: l.h2c })));
+            bound.push((
+                tcp,
+                Arc::new(ListenerRt {
+                    name: Arc::from(l.name.as_str()),
+                    tls,
+                    h2c: l.h2c,
+                }),
+            ));
         }
         let admin_tcp = bind(config.admin.listen).await?;
         let admin = admin_tcp.local_addr().unwrap_or(config.admin.listen);
@@ -100,12 +118,26 @@ impl Gateway {
         let egress = egress_tcp.as_ref().and_then(|t| t.local_addr().ok());
 
         for (tcp, rt) in bound {
-            tokio::spawn(server::accept_loop(tcp, rt, shared.clone(), phase_rx.clone(), open.clone()));
+            tokio::spawn(server::accept_loop(
+                tcp,
+                rt,
+                shared.clone(),
+                phase_rx.clone(),
+                open.clone(),
+            ));
         }
         if let Some(tcp) = egress_tcp {
-            tokio::spawn(crate::egress::accept_loop(tcp, shared.clone(), phase_rx.clone()));
+            tokio::spawn(crate::egress::accept_loop(
+                tcp,
+                shared.clone(),
+                phase_rx.clone(),
+            ));
         }
-        tokio::spawn(crate::admin::serve(admin_tcp, shared.clone(), phase_rx.clone()));
+        tokio::spawn(crate::admin::serve(
+            admin_tcp,
+            shared.clone(),
+            phase_rx.clone(),
+        ));
         tokio::spawn(housekeeping(Arc::downgrade(&shared)));
         shared.ready.store(true, Ordering::Release);
         Ok(GatewayHandle {
@@ -125,21 +157,40 @@ impl Gateway {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
-    TcpListener::bind(addr).await.map_err(|source| ProxyError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ProxyError::Bind { addr, source })
 }
 
 /// The certificates of a TLS listener: its files, or one issued by the local CA.
 fn listener_certs(l: &Listener, ca: Option<&LocalCa>) -> Result<SniResolver, ProxyError> {
     let entries = cert_entries(l, ca)?;
-    SniResolver::new(entries).map_err(|source| ProxyError::Tls { listener: l.name.clone(), source })
+    SniResolver::new(entries).map_err(|source| ProxyError::Tls {
+        listener: l.name.clone(),
+        source,
+    })
 }
 
-fn cert_entries(l: &Listener, ca: Option<&LocalCa>) -> Result<rampart_identity::SniEntries, ProxyError> {
-    let tls_err = |source| ProxyError::Tls { listener: l.name.clone(), source };
-    let files = l.tls.as_ref().map(|t| t.certificates.as_slice()).unwrap_or_default();
+fn cert_entries(
+    l: &Listener,
+    ca: Option<&LocalCa>,
+) -> Result<rampart_identity::SniEntries, ProxyError> {
+    let tls_err = |source| ProxyError::Tls {
+        listener: l.name.clone(),
+        source,
+    };
+    let files = l
+        .tls
+        .as_ref()
+        .map(|t| t.certificates.as_slice())
+        .unwrap_or_default();
     if files.is_empty() {
         let ca = ca.ok_or_else(|| ProxyError::NoCertificate(l.name.clone()))?;
-        let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let mut names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         if !l.address.ip().is_unspecified() && !l.address.ip().is_loopback() {
             names.push(l.address.ip().to_string());
         }
@@ -161,9 +212,14 @@ async fn housekeeping(shared: std::sync::Weak<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         shared.snapshot.load().housekeep();
-        shared.metrics.counter("rampart_events_dropped_total", &[]).absolute(shared.bus.dropped());
+        shared
+            .metrics
+            .counter("rampart_events_dropped_total", &[])
+            .absolute(shared.bus.dropped());
     }
 }
 
@@ -177,7 +233,10 @@ impl GatewayHandle {
 
     /// The bound address of the listener named `name` (useful with port 0).
     pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.listeners.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
+        self.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
     }
 
     pub fn listeners(&self) -> &[(String, SocketAddr)] {
@@ -204,22 +263,40 @@ impl GatewayHandle {
         let result = self.try_reload(config);
         match &result {
             Ok(v) => {
-                self.shared.metrics.counter("rampart_config_reloads_total", &[("result", "accepted")]).increment(1);
-                self.shared.security(SecurityKind::ConfigApplied, None, format!("configuration version {v} applied"));
+                self.shared
+                    .metrics
+                    .counter("rampart_config_reloads_total", &[("result", "accepted")])
+                    .increment(1);
+                self.shared.security(
+                    SecurityKind::ConfigApplied,
+                    None,
+                    format!("configuration version {v} applied"),
+                );
             }
             Err(e) => {
-                self.shared.metrics.counter("rampart_config_reloads_total", &[("result", "refused")]).increment(1);
-                self.shared.security(SecurityKind::ConfigRejected, None, e.to_string());
+                self.shared
+                    .metrics
+                    .counter("rampart_config_reloads_total", &[("result", "refused")])
+                    .increment(1);
+                self.shared
+                    .security(SecurityKind::ConfigRejected, None, e.to_string());
             }
         }
         result
     }
 
     fn try_reload(&self, config: &Config) -> Result<u64, ProxyError> {
-        let mut current = self.config.lock().map_err(|_| ProxyError::Config("reload state poisoned".into()))?;
+        let mut current = self
+            .config
+            .lock()
+            .map_err(|_| ProxyError::Config("reload state poisoned".into()))?;
         let addrs = |c: &Config| {
             (
-                c.gateway.listeners.iter().map(|l| (l.name.clone(), l.address, l.tls.is_some(), l.h2c)).collect::<Vec<_>>(),
+                c.gateway
+                    .listeners
+                    .iter()
+                    .map(|l| (l.name.clone(), l.address, l.tls.is_some(), l.h2c))
+                    .collect::<Vec<_>>(),
                 c.admin.listen,
                 c.gateway.egress.as_ref().map(|e| e.address),
                 c.gateway.access_log.clone(),
@@ -227,7 +304,8 @@ impl GatewayHandle {
         };
         if addrs(config) != addrs(&current) {
             return Err(ProxyError::Config(
-                "listener, admin, egress or access-log settings changed: these need a restart".into(),
+                "listener, admin, egress or access-log settings changed: these need a restart"
+                    .into(),
             ));
         }
         let version = self.version.load(Ordering::Acquire) + 1;
@@ -236,13 +314,24 @@ impl GatewayHandle {
         // Certificates: load all first, so a bad file changes nothing.
         let mut new_certs = Vec::new();
         for (name, resolver) in &self.resolvers {
-            let Some(l) = config.gateway.listeners.iter().find(|l| &l.name == name) else { continue };
+            let Some(l) = config.gateway.listeners.iter().find(|l| &l.name == name) else {
+                continue;
+            };
             if l.tls.as_ref().is_some_and(|t| !t.certificates.is_empty()) {
-                new_certs.push((resolver.clone(), cert_entries(l, self.options.local_ca.as_deref())?, name.clone()));
+                new_certs.push((
+                    resolver.clone(),
+                    cert_entries(l, self.options.local_ca.as_deref())?,
+                    name.clone(),
+                ));
             }
         }
         for (resolver, entries, name) in new_certs {
-            resolver.replace(entries).map_err(|source| ProxyError::Tls { listener: name, source })?;
+            resolver
+                .replace(entries)
+                .map_err(|source| ProxyError::Tls {
+                    listener: name,
+                    source,
+                })?;
         }
         self.shared.snapshot.store(Arc::new(next));
         self.version.store(version, Ordering::Release);

@@ -23,7 +23,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// Serves one request on the gateway's ingress listeners.
-pub async fn handle(req: Request<Incoming>, conn: Arc<ConnInfo>, shared: Arc<Shared>) -> Result<Response<Observed>, Infallible> {
+pub async fn handle(
+    req: Request<Incoming>,
+    conn: Arc<ConnInfo>,
+    shared: Arc<Shared>,
+) -> Result<Response<Observed>, Infallible> {
     let snap = shared.snapshot.load_full();
     let mut cx = Cx {
         start: Instant::now(),
@@ -42,7 +46,9 @@ pub async fn handle(req: Request<Incoming>, conn: Arc<ConnInfo>, shared: Arc<Sha
         Ok(r) => r,
         Err(refusal) => refuse(&shared, &conn, &mut cx, refusal),
     };
-    Ok(finish(resp, cx, &conn, &shared, &snap, method, host, path_text))
+    Ok(finish(
+        resp, cx, &conn, &shared, &snap, method, host, path_text,
+    ))
 }
 
 /// What the stages learn about a request, for its access event.
@@ -67,7 +73,12 @@ struct Answer {
 
 impl From<Refusal> for Answer {
     fn from(refusal: Refusal) -> Self {
-        Self { refusal, event: None, retry_after: None, close: false }
+        Self {
+            refusal,
+            event: None,
+            retry_after: None,
+            close: false,
+        }
     }
 }
 
@@ -75,41 +86,84 @@ fn answer(status: u16, reason: &'static str) -> Answer {
     Refusal { status, reason }.into()
 }
 
-async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &Snapshot, cx: &mut Cx) -> Result<Response<Observed>, Answer> {
+async fn proxy(
+    req: Request<Incoming>,
+    conn: &ConnInfo,
+    shared: &Shared,
+    snap: &Snapshot,
+    cx: &mut Cx,
+) -> Result<Response<Observed>, Answer> {
     if req.method() == Method::CONNECT {
-        return Err(Answer { close: true, ..answer(405, "connect_not_allowed") });
+        return Err(Answer {
+            close: true,
+            ..answer(405, "connect_not_allowed")
+        });
     }
     let host = hygiene::host(&req)
-        .map_err(|r| Answer { event: Some(SecurityKind::HygieneRejected), ..r.into() })?
+        .map_err(|r| Answer {
+            event: Some(SecurityKind::HygieneRejected),
+            ..r.into()
+        })?
         .to_owned();
-    if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) as u64 > snap.limits.max_uri_bytes.0 {
-        return Err(Answer { event: Some(SecurityKind::HygieneRejected), ..answer(414, "uri_too_long") });
+    if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) as u64
+        > snap.limits.max_uri_bytes.0
+    {
+        return Err(Answer {
+            event: Some(SecurityKind::HygieneRejected),
+            ..answer(414, "uri_too_long")
+        });
     }
     if req.headers().len() > snap.limits.max_header_count {
-        return Err(Answer { event: Some(SecurityKind::HygieneRejected), ..answer(431, "too_many_headers") });
+        return Err(Answer {
+            event: Some(SecurityKind::HygieneRejected),
+            ..answer(431, "too_many_headers")
+        });
     }
     let path = path::normalize(req.uri().path())
-        .map_err(|_| Answer { event: Some(SecurityKind::HygieneRejected), ..answer(400, "bad_path") })?
+        .map_err(|_| Answer {
+            event: Some(SecurityKind::HygieneRejected),
+            ..answer(400, "bad_path")
+        })?
         .into_owned();
     let trusted_peer = forwarded::is_trusted(conn.peer.ip(), &snap.trusted_proxies);
     cx.client = forwarded::client_ip(conn.peer.ip(), req.headers(), &snap.trusted_proxies);
     cx.request_id = match req.headers().get(&X_REQUEST_ID) {
-        Some(v) if trusted_peer && hygiene::acceptable_request_id(v.as_bytes()) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        Some(v) if trusted_peer && hygiene::acceptable_request_id(v.as_bytes()) => {
+            String::from_utf8_lossy(v.as_bytes()).into_owned()
+        }
         _ => shared.ids.next(),
     };
 
-    let route = snap.route(&host, &path, req.method()).cloned().ok_or_else(|| answer(404, "no_route"))?;
+    let route = snap
+        .route(&host, &path, req.method())
+        .cloned()
+        .ok_or_else(|| answer(404, "no_route"))?;
     cx.route = Some(route.clone());
-    if let Some(cidrs) = &route.cidrs {
-        if !cidrs.admits(cx.client) {
-            return Err(Answer { event: Some(SecurityKind::CidrDenied), ..answer(403, "cidr_denied") });
-        }
+    if let Some(cidrs) = &route.cidrs
+        && !cidrs.admits(cx.client)
+    {
+        return Err(Answer {
+            event: Some(SecurityKind::CidrDenied),
+            ..answer(403, "cidr_denied")
+        });
     }
     if let Some(limiter) = &route.limiter {
-        let key = limiter.key(cx.client, |h| req.headers().get(h).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()), None);
+        let key = limiter.key(
+            cx.client,
+            |h| {
+                req.headers()
+                    .get(h)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            },
+            None,
+        );
         if let Err(wait) = limiter.check(&key) {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(Answer { event: Some(SecurityKind::RateLimited), retry_after: Some(secs.max(1)), ..answer(429, "rate_limited") });
+            return Err(Answer {
+                event: Some(SecurityKind::RateLimited),
+                retry_after: Some(secs.max(1)),
+                ..answer(429, "rate_limited")
+            });
         }
     }
     let declared = req
@@ -118,7 +172,10 @@ async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > route.max_body) {
-        return Err(Answer { close: true, ..answer(413, "body_too_large") });
+        return Err(Answer {
+            close: true,
+            ..answer(413, "body_too_large")
+        });
     }
 
     let upstream_path = route.rewrite(&path).unwrap_or(path);
@@ -128,7 +185,13 @@ async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &
         .uri
         .authority()
         .map(|a| a.as_str().to_owned())
-        .or_else(|| parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     let headers = &mut parts.headers;
     hygiene::strip_hop_by_hop(headers);
@@ -139,11 +202,22 @@ async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &
     for (name, value) in &route.request_add {
         headers.insert(name.clone(), value.clone());
     }
-    forwarded::set_headers(headers, conn.peer.ip(), trusted_peer, if conn.tls { "https" } else { "http" }, &original_host);
+    forwarded::set_headers(
+        headers,
+        conn.peer.ip(),
+        trusted_peer,
+        if conn.tls { "https" } else { "http" },
+        &original_host,
+    );
     if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
         headers.insert(&X_REQUEST_ID, v);
     }
-    let host_value = route.config.rewrite.as_ref().and_then(|r| r.host.clone()).unwrap_or(original_host);
+    let host_value = route
+        .config
+        .rewrite
+        .as_ref()
+        .and_then(|r| r.host.clone())
+        .unwrap_or(original_host);
     headers.remove(header::HOST);
     if let Ok(v) = HeaderValue::from_str(&host_value) {
         headers.insert(header::HOST, v);
@@ -155,22 +229,38 @@ async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &
             cx.bytes_in = n;
             b
         }
-        Buffered::TooLarge => return Err(Answer { close: true, ..answer(413, "body_too_large") }),
+        Buffered::TooLarge => {
+            return Err(Answer {
+                close: true,
+                ..answer(413, "body_too_large")
+            });
+        }
         Buffered::Broken(e) => {
             tracing::debug!(error = %e, "request body broken");
-            return Err(Answer { close: true, event: Some(SecurityKind::HygieneRejected), ..answer(400, "bad_body") });
+            return Err(Answer {
+                close: true,
+                event: Some(SecurityKind::HygieneRejected),
+                ..answer(400, "bad_body")
+            });
         }
     };
     if let UpstreamBody::Full(_) | UpstreamBody::Empty = up_body {
         parts.headers.remove(header::CONTENT_LENGTH);
-        if cx.bytes_in > 0 || parts.method == Method::POST || parts.method == Method::PUT || parts.method == Method::PATCH {
-            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(cx.bytes_in));
+        if cx.bytes_in > 0
+            || parts.method == Method::POST
+            || parts.method == Method::PUT
+            || parts.method == Method::PATCH
+        {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(cx.bytes_in));
         }
     }
 
     let pool = match &route.cluster.target {
         Target::Builtin(_) => {
-            parts.uri = build_uri(None, &upstream_path, query.as_deref()).map_err(|_| answer(400, "bad_path"))?;
+            parts.uri = build_uri(None, &upstream_path, query.as_deref())
+                .map_err(|_| answer(400, "bad_path"))?;
             let req = Request::from_parts(parts, up_body);
             return Ok(crate::echo::respond(req).await);
         }
@@ -178,7 +268,12 @@ async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &
     };
     let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
     cx.upstream = Some(endpoint.authority.to_string());
-    parts.uri = build_uri(Some((&pool.scheme, &endpoint.authority)), &upstream_path, query.as_deref()).map_err(|_| answer(400, "bad_path"))?;
+    parts.uri = build_uri(
+        Some((&pool.scheme, &endpoint.authority)),
+        &upstream_path,
+        query.as_deref(),
+    )
+    .map_err(|_| answer(400, "bad_path"))?;
     parts.version = pool.version;
     let req = Request::from_parts(parts, up_body);
     let sent = Instant::now();
@@ -202,10 +297,17 @@ async fn proxy(req: Request<Incoming>, conn: &ConnInfo, shared: &Shared, snap: &
         parts.headers.insert(name.clone(), value.clone());
     }
     parts.version = http::Version::HTTP_11;
-    Ok(Response::from_parts(parts, Observed::new(ResponseBody::Upstream(body), None)))
+    Ok(Response::from_parts(
+        parts,
+        Observed::new(ResponseBody::Upstream(body), None),
+    ))
 }
 
-fn build_uri(target: Option<(&http::uri::Scheme, &http::uri::Authority)>, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+fn build_uri(
+    target: Option<(&http::uri::Scheme, &http::uri::Authority)>,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, http::Error> {
     let pq = match query {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
@@ -223,22 +325,42 @@ fn classify(shared: &Shared, route: &RouteRt, e: &hyper_util::client::legacy::Er
     while let Some(err) = source {
         if let Some(b) = err.downcast_ref::<body::BodyError>() {
             return match b {
-                body::BodyError::TooLarge(_) => Answer { close: true, ..answer(413, "body_too_large") },
-                body::BodyError::Client(_) => Answer { close: true, ..answer(400, "bad_body") },
+                body::BodyError::TooLarge(_) => Answer {
+                    close: true,
+                    ..answer(413, "body_too_large")
+                },
+                body::BodyError::Client(_) => Answer {
+                    close: true,
+                    ..answer(400, "bad_body")
+                },
             };
         }
         source = err.source();
     }
-    let kind = if e.is_connect() { "connect" } else { "protocol" };
+    let kind = if e.is_connect() {
+        "connect"
+    } else {
+        "protocol"
+    };
     upstream_error(shared, route, kind);
     tracing::debug!(route = %route.name, error = %e, "upstream request failed");
-    answer(502, if e.is_connect() { "upstream_connect_failed" } else { "upstream_failed" })
+    answer(
+        502,
+        if e.is_connect() {
+            "upstream_connect_failed"
+        } else {
+            "upstream_failed"
+        },
+    )
 }
 
 fn upstream_error(shared: &Shared, route: &RouteRt, kind: &'static str) {
     shared
         .metrics
-        .counter("rampart_upstream_errors_total", &[("cluster", &route.cluster.name), ("kind", kind)])
+        .counter(
+            "rampart_upstream_errors_total",
+            &[("cluster", &route.cluster.name), ("kind", kind)],
+        )
         .increment(1);
 }
 
@@ -252,17 +374,31 @@ fn refuse(shared: &Shared, conn: &ConnInfo, cx: &mut Cx, a: Answer) -> Response<
     };
     if let Some(m) = metric {
         let route = cx.route.as_ref().map_or("none", |r| &r.name);
-        shared.metrics.counter(m, &[("reason", a.refusal.reason), ("route", route)]).increment(1);
+        shared
+            .metrics
+            .counter(m, &[("reason", a.refusal.reason), ("route", route)])
+            .increment(1);
     }
     if let Some(kind) = a.event {
-        shared.security(kind, Some(std::net::SocketAddr::new(cx.client, conn.peer.port())), a.refusal.reason);
+        shared.security(
+            kind,
+            Some(std::net::SocketAddr::new(cx.client, conn.peer.port())),
+            a.refusal.reason,
+        );
     }
     let status = StatusCode::from_u16(a.refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let text = format!("{}: {}\n", status.canonical_reason().unwrap_or("error"), a.refusal.reason);
+    let text = format!(
+        "{}: {}\n",
+        status.canonical_reason().unwrap_or("error"),
+        a.refusal.reason
+    );
     let mut resp = Response::new(Observed::full(text));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     if let Some(secs) = a.retry_after {
         h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
@@ -288,7 +424,10 @@ fn finish(
     if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
         parts.headers.insert(&X_REQUEST_ID, v);
     }
-    let metrics = cx.route.as_ref().map_or_else(|| snap.unrouted.clone(), |r| r.metrics.clone());
+    let metrics = cx
+        .route
+        .as_ref()
+        .map_or_else(|| snap.unrouted.clone(), |r| r.metrics.clone());
     let event = shared.bus.has_subscribers().then(|| AccessEvent {
         time: SystemTime::now(),
         request_id: cx.request_id,
@@ -306,7 +445,14 @@ fn finish(
         upstream_duration_us: cx.upstream_us,
         route: cx.route.as_ref().map(|r| r.name.to_string()),
         upstream: cx.upstream,
-        decision: if cx.reason.is_some() && parts.status.as_u16() < 500 && parts.status.as_u16() >= 400 { Decision::Deny } else { Decision::Allow },
+        decision: if cx.reason.is_some()
+            && parts.status.as_u16() < 500
+            && parts.status.as_u16() >= 400
+        {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        },
         reason: cx.reason,
     });
     let done = Done {

@@ -50,7 +50,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Removes inbound copies of headers only Rampart sets.
 pub fn strip_identity(headers: &mut HeaderMap) {
-    if !headers.keys().any(|k| k.as_str().starts_with(IDENTITY_PREFIX) || k == XFCC) {
+    if !headers
+        .keys()
+        .any(|k| k.as_str().starts_with(IDENTITY_PREFIX) || k == XFCC)
+    {
         return;
     }
     let names: Vec<HeaderName> = headers
@@ -69,23 +72,40 @@ pub fn host<B>(req: &Request<B>) -> Result<&str, Refusal> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let from_header = hosts.next();
     if hosts.next().is_some() {
-        return Err(Refusal { status: 400, reason: "duplicate_host" });
+        return Err(Refusal {
+            status: 400,
+            reason: "duplicate_host",
+        });
     }
     let header_host = match from_header {
-        Some(v) => Some(v.to_str().map_err(|_| Refusal { status: 400, reason: "bad_host" })?),
+        Some(v) => Some(v.to_str().map_err(|_| Refusal {
+            status: 400,
+            reason: "bad_host",
+        })?),
         None => None,
     };
     let authority = req.uri().authority().map(|a| a.as_str());
     let chosen = match (authority, header_host) {
         (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
-            return Err(Refusal { status: 400, reason: "host_mismatch" });
+            return Err(Refusal {
+                status: 400,
+                reason: "host_mismatch",
+            });
         }
         (Some(a), _) => a,
         (None, Some(h)) => h,
         (None, None) if req.version() == http::Version::HTTP_10 => "",
-        (None, None) => return Err(Refusal { status: 400, reason: "missing_host" }),
+        (None, None) => {
+            return Err(Refusal {
+                status: 400,
+                reason: "missing_host",
+            });
+        }
     };
-    strip_port(chosen).ok_or(Refusal { status: 400, reason: "bad_host" })
+    strip_port(chosen).ok_or(Refusal {
+        status: 400,
+        reason: "bad_host",
+    })
 }
 
 /// `host[:port]` → host, checking it is a reg-name or IP literal.
@@ -96,7 +116,11 @@ fn strip_port(authority: &str) -> Option<&str> {
     let host = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']')?;
         let after = &rest[end + 1..];
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok())) {
+        if !(after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.parse::<u16>().is_ok()))
+        {
             return None;
         }
         &authority[..end + 2]
@@ -108,14 +132,21 @@ fn strip_port(authority: &str) -> Option<&str> {
         }
     };
     let ok = host.starts_with('[')
-        || (!host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)));
+        || (!host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)));
     ok.then_some(host)
 }
 
 /// A request id from a trusted peer is kept if it is short and plain; otherwise a new one is
 /// used.
 pub fn acceptable_request_id(value: &[u8]) -> bool {
-    !value.is_empty() && value.len() <= 128 && value.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
 #[cfg(test)]
@@ -141,7 +172,10 @@ mod tests {
     fn strips_identity_headers() {
         let mut h = HeaderMap::new();
         h.insert("x-rampart-principal", HeaderValue::from_static("admin"));
-        h.insert("X-Rampart-Spiffe-Id", HeaderValue::from_static("spiffe://x"));
+        h.insert(
+            "X-Rampart-Spiffe-Id",
+            HeaderValue::from_static("spiffe://x"),
+        );
         h.insert("x-forwarded-client-cert", HeaderValue::from_static("x"));
         h.insert("x-other", HeaderValue::from_static("1"));
         strip_identity(&mut h);
@@ -160,10 +194,21 @@ mod tests {
         assert_eq!(host(&req("/", &["a.test:8080"])).unwrap(), "a.test");
         assert_eq!(host(&req("/", &["[::1]:80"])).unwrap(), "[::1]");
         assert_eq!(host(&req("http://b.test/", &["b.test"])).unwrap(), "b.test");
-        assert_eq!(host(&req("http://b.test/", &["c.test"])).unwrap_err().reason, "host_mismatch");
-        assert_eq!(host(&req("/", &["a", "b"])).unwrap_err().reason, "duplicate_host");
+        assert_eq!(
+            host(&req("http://b.test/", &["c.test"]))
+                .unwrap_err()
+                .reason,
+            "host_mismatch"
+        );
+        assert_eq!(
+            host(&req("/", &["a", "b"])).unwrap_err().reason,
+            "duplicate_host"
+        );
         assert_eq!(host(&req("/", &[])).unwrap_err().reason, "missing_host");
         assert_eq!(host(&req("/", &["a b"])).unwrap_err().reason, "bad_host");
-        assert_eq!(host(&req("/", &["a:99999"])).unwrap_err().reason, "bad_host");
+        assert_eq!(
+            host(&req("/", &["a:99999"])).unwrap_err().reason,
+            "bad_host"
+        );
     }
 }

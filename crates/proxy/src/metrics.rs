@@ -51,7 +51,8 @@ impl Metrics {
     }
 
     pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
-        self.recorder.register_counter(&key(name, labels), &METADATA)
+        self.recorder
+            .register_counter(&key(name, labels), &METADATA)
     }
 
     pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
@@ -59,13 +60,21 @@ impl Metrics {
     }
 
     pub fn histogram(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Histogram {
-        self.recorder.register_histogram(&key(name, labels), &METADATA)
+        self.recorder
+            .register_histogram(&key(name, labels), &METADATA)
     }
 
     pub fn route(&self, route: &str) -> RouteMetrics {
-        let class = |c: &str| self.counter("rampart_requests_total", &[("route", route), ("status", c)]);
+        let class =
+            |c: &str| self.counter("rampart_requests_total", &[("route", route), ("status", c)]);
         RouteMetrics {
-            by_class: [class("1xx"), class("2xx"), class("3xx"), class("4xx"), class("5xx")],
+            by_class: [
+                class("1xx"),
+                class("2xx"),
+                class("3xx"),
+                class("4xx"),
+                class("5xx"),
+            ],
             latency: self.histogram("rampart_request_duration_seconds", &[("route", route)]),
         }
     }
@@ -100,6 +109,9 @@ impl std::fmt::Debug for RouteMetrics {
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
-    let labels: Vec<Label> = labels.iter().map(|(k, v)| Label::new(*k, v.to_string())).collect();
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::new(*k, v.to_string()))
+        .collect();
     Key::from_parts(name, labels)
 }

@@ -111,7 +111,7 @@ mod tests {
         assert_eq!(n("/a/b/.."), "/a/");
         assert_eq!(n("/%61%2Dz/%7e"), "/a-z/~");
         assert_eq!(n("/a%2fb"), "/a%2Fb");
-        assert_eq!(n("/%2e%2e/x").as_str(), "/x".to_string().as_str().replace("/x", "/x"));
+        assert_eq!(n("/a/%2e%2e/x"), "/x");
         assert_eq!(n("/admin/%2e/x"), "/admin/x");
         assert_eq!(n("/"), "/");
         assert_eq!(n("//"), "/");

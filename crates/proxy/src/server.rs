@@ -1,7 +1,7 @@
 //! Ingress listeners: accept, TLS, HTTP/1.1 behind the framing guard or HTTP/2, timeouts, and
 //! graceful drain.
 
-use crate::framing::{FramingGuard, Rejection, RejectSink};
+use crate::framing::{FramingGuard, RejectSink, Rejection};
 use crate::handler;
 use crate::idle::{Activity, Idle};
 use crate::shared::{ConnInfo, Shared};
@@ -43,7 +43,7 @@ struct OpenGuard(Arc<Open>);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::AcqRel);
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -59,9 +59,19 @@ impl Open {
 }
 
 /// Accepts connections until the phase leaves `Running`.
-pub async fn accept_loop(listener: TcpListener, rt: Arc<ListenerRt>, shared: Arc<Shared>, mut phase: watch::Receiver<Phase>, open: Arc<Open>) {
-    let active = shared.metrics.gauge("rampart_connections_active", &[("listener", &rt.name)]);
-    let total = shared.metrics.counter("rampart_connections_total", &[("listener", &rt.name)]);
+pub async fn accept_loop(
+    listener: TcpListener,
+    rt: Arc<ListenerRt>,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+    open: Arc<Open>,
+) {
+    let active = shared
+        .metrics
+        .gauge("rampart_connections_active", &[("listener", &rt.name)]);
+    let total = shared
+        .metrics
+        .counter("rampart_connections_total", &[("listener", &rt.name)]);
     loop {
         tokio::select! {
             changed = phase.changed() => {
@@ -91,7 +101,13 @@ pub async fn accept_loop(listener: TcpListener, rt: Arc<ListenerRt>, shared: Arc
     }
 }
 
-async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc<Shared>, phase: watch::Receiver<Phase>) {
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    rt: &ListenerRt,
+    shared: Arc<Shared>,
+    phase: watch::Receiver<Phase>,
+) {
     let _ = stream.set_nodelay(true);
     let snap = shared.snapshot.load_full();
     let timeouts = snap.timeouts.clone();
@@ -104,7 +120,10 @@ async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc
         listener: rt.name.clone(),
         tls: rt.tls.is_some(),
     });
-    let sink: Arc<dyn RejectSink> = Arc::new(GuardSink { shared: shared.clone(), peer });
+    let sink: Arc<dyn RejectSink> = Arc::new(GuardSink {
+        shared: shared.clone(),
+        peer,
+    });
     let svc_shared = shared.clone();
     let svc = service_fn(move |req| handler::handle(req, info.clone(), svc_shared.clone()));
     let idle = timeouts.idle.0;
@@ -119,7 +138,10 @@ async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc
         .keep_alive(true);
     let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(head_limits.max_header_bytes + head_limits.max_uri_bytes).unwrap_or(u32::MAX))
+        .max_header_list_size(
+            u32::try_from(head_limits.max_header_bytes + head_limits.max_uri_bytes)
+                .unwrap_or(u32::MAX),
+        )
         .max_concurrent_streams(256)
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));
@@ -130,19 +152,43 @@ async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    shared.metrics.counter("rampart_tls_handshake_errors_total", &[("listener", &rt.name)]).increment(1);
+                    shared
+                        .metrics
+                        .counter(
+                            "rampart_tls_handshake_errors_total",
+                            &[("listener", &rt.name)],
+                        )
+                        .increment(1);
                     return;
                 }
                 Err(_) => {
-                    shared.metrics.counter("rampart_tls_handshake_errors_total", &[("listener", &rt.name)]).increment(1);
+                    shared
+                        .metrics
+                        .counter(
+                            "rampart_tls_handshake_errors_total",
+                            &[("listener", &rt.name)],
+                        )
+                        .increment(1);
                     return;
                 }
             };
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                drive(h2.serve_connection(TokioIo::new(tls), svc), phase, activity, idle).await
+                drive(
+                    h2.serve_connection(TokioIo::new(tls), svc),
+                    phase,
+                    activity,
+                    idle,
+                )
+                .await
             } else {
                 let guarded = FramingGuard::new(tls, head_limits, Some(sink));
-                drive(h1.serve_connection(TokioIo::new(guarded), svc), phase, activity, idle).await
+                drive(
+                    h1.serve_connection(TokioIo::new(guarded), svc),
+                    phase,
+                    activity,
+                    idle,
+                )
+                .await
             }
         }
         None if rt.h2c => {
@@ -153,12 +199,26 @@ async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc
                 .header_read_timeout(header_read)
                 .max_buf_size(max_buf)
                 .max_headers(head_limits.max_header_count.max(1));
-            auto.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
-            drive(auto.serve_connection(TokioIo::new(guarded), svc), phase, activity, idle).await
+            auto.http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(256);
+            drive(
+                auto.serve_connection(TokioIo::new(guarded), svc),
+                phase,
+                activity,
+                idle,
+            )
+            .await
         }
         None => {
             let guarded = FramingGuard::new(io, head_limits, Some(sink));
-            drive(h1.serve_connection(TokioIo::new(guarded), svc), phase, activity, idle).await
+            drive(
+                h1.serve_connection(TokioIo::new(guarded), svc),
+                phase,
+                activity,
+                idle,
+            )
+            .await
         }
     };
     if let Err(e) = result {
@@ -167,7 +227,12 @@ async fn serve(stream: TcpStream, peer: SocketAddr, rt: &ListenerRt, shared: Arc
 }
 
 /// Runs a connection until it ends, the gateway drains, or it stays idle too long.
-pub async fn drive<C>(conn: C, mut phase: watch::Receiver<Phase>, activity: Activity, idle: Duration) -> Result<(), String>
+pub async fn drive<C>(
+    conn: C,
+    mut phase: watch::Receiver<Phase>,
+    activity: Activity,
+    idle: Duration,
+) -> Result<(), String>
 where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
@@ -201,11 +266,31 @@ where
 
 fn note_connection_error(shared: &Shared, peer: SocketAddr, e: &str) {
     if e.contains("timeout") {
-        shared.metrics.counter("rampart_hygiene_rejections_total", &[("reason", "header_read_timeout"), ("route", "none")]).increment(1);
-        shared.security(SecurityKind::HygieneRejected, Some(peer), "header_read_timeout");
+        shared
+            .metrics
+            .counter(
+                "rampart_hygiene_rejections_total",
+                &[("reason", "header_read_timeout"), ("route", "none")],
+            )
+            .increment(1);
+        shared.security(
+            SecurityKind::HygieneRejected,
+            Some(peer),
+            "header_read_timeout",
+        );
     } else if e.contains("parse") || e.contains("invalid") {
-        shared.metrics.counter("rampart_hygiene_rejections_total", &[("reason", "malformed"), ("route", "none")]).increment(1);
-        shared.security(SecurityKind::HygieneRejected, Some(peer), "malformed_request");
+        shared
+            .metrics
+            .counter(
+                "rampart_hygiene_rejections_total",
+                &[("reason", "malformed"), ("route", "none")],
+            )
+            .increment(1);
+        shared.security(
+            SecurityKind::HygieneRejected,
+            Some(peer),
+            "malformed_request",
+        );
     }
     tracing::debug!(%peer, error = %e, "connection ended with an error");
 }
@@ -220,8 +305,12 @@ impl RejectSink for GuardSink {
     fn rejected(&self, r: &Rejection) {
         self.shared
             .metrics
-            .counter("rampart_hygiene_rejections_total", &[("reason", r.reason), ("route", "none")])
+            .counter(
+                "rampart_hygiene_rejections_total",
+                &[("reason", r.reason), ("route", "none")],
+            )
             .increment(1);
-        self.shared.security(SecurityKind::HygieneRejected, Some(self.peer), r.reason);
+        self.shared
+            .security(SecurityKind::HygieneRejected, Some(self.peer), r.reason);
     }
 }

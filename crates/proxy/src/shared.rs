@@ -40,10 +40,19 @@ pub struct RequestIds {
 
 impl Shared {
     /// Publishes a security event and counts it.
-    pub fn security(&self, kind: SecurityKind, client: Option<SocketAddr>, detail: impl Into<String>) {
+    pub fn security(
+        &self,
+        kind: SecurityKind,
+        client: Option<SocketAddr>,
+        detail: impl Into<String>,
+    ) {
         if self.bus.has_subscribers() {
-            self.bus
-                .publish(Event::Security(SecurityEvent::new(kind, &self.source, client, detail)));
+            self.bus.publish(Event::Security(SecurityEvent::new(
+                kind,
+                &self.source,
+                client,
+                detail,
+            )));
         }
     }
 }

@@ -71,7 +71,12 @@ pub struct HostPattern {
 impl Snapshot {
     /// Compiles `config`, reusing clusters (and their warm pools) and rate-limit state from
     /// `previous` where their settings did not change.
-    pub fn compile(config: &Config, version: u64, previous: Option<&Snapshot>, metrics: &Metrics) -> Result<Self, ProxyError> {
+    pub fn compile(
+        config: &Config,
+        version: u64,
+        previous: Option<&Snapshot>,
+        metrics: &Metrics,
+    ) -> Result<Self, ProxyError> {
         let g = &config.gateway;
         let mut clusters = HashMap::new();
         for c in &g.clusters {
@@ -87,12 +92,21 @@ impl Snapshot {
         }
         let mut routes = Vec::with_capacity(g.routes.len());
         for r in &g.routes {
-            let cluster = clusters
-                .get(&r.cluster)
-                .cloned()
-                .ok_or_else(|| ProxyError::Config(format!("route `{}`: unknown cluster `{}`", r.name, r.cluster)))?;
+            let cluster = clusters.get(&r.cluster).cloned().ok_or_else(|| {
+                ProxyError::Config(format!(
+                    "route `{}`: unknown cluster `{}`",
+                    r.name, r.cluster
+                ))
+            })?;
             let old = previous.and_then(|p| p.routes.iter().find(|o| o.name.as_ref() == r.name));
-            routes.push(Arc::new(RouteRt::new(r, cluster, &g.limits, &g.timeouts, old, metrics)?));
+            routes.push(Arc::new(RouteRt::new(
+                r,
+                cluster,
+                &g.limits,
+                &g.timeouts,
+                old,
+                metrics,
+            )?));
         }
         let egress_allow = g
             .egress
@@ -107,7 +121,8 @@ impl Snapshot {
             limits: g.limits.clone(),
             head_limits: HeadLimits {
                 max_uri_bytes: usize::try_from(g.limits.max_uri_bytes.0).unwrap_or(usize::MAX),
-                max_header_bytes: usize::try_from(g.limits.max_header_bytes.0).unwrap_or(usize::MAX),
+                max_header_bytes: usize::try_from(g.limits.max_header_bytes.0)
+                    .unwrap_or(usize::MAX),
                 max_header_count: g.limits.max_header_count,
             },
             timeouts: g.timeouts.clone(),
@@ -124,7 +139,9 @@ impl Snapshot {
 
     /// Whether the egress allow-list admits `host:port`.
     pub fn egress_allows(&self, host: &str, port: u16) -> bool {
-        self.egress_allow.iter().any(|p| p.matches(host, Some(port)))
+        self.egress_allow
+            .iter()
+            .any(|p| p.matches(host, Some(port)))
     }
 
     /// Periodic upkeep of per-key state.
@@ -156,33 +173,48 @@ impl RouteRt {
         } else if let Some(re) = &m.path_regex {
             // Anchored: a regex route matches the whole path, never a part of it.
             let anchored = format!("^(?:{re})$");
-            PathMatch::Regex(Regex::new(&anchored).map_err(|e| ProxyError::Config(format!("route `{}`: {e}", r.name)))?)
+            PathMatch::Regex(
+                Regex::new(&anchored)
+                    .map_err(|e| ProxyError::Config(format!("route `{}`: {e}", r.name)))?,
+            )
         } else {
             PathMatch::Any
         };
         let methods = m
             .methods
             .iter()
-            .map(|s| Method::from_bytes(s.as_bytes()).map_err(|_| ProxyError::Config(format!("route `{}`: bad method `{s}`", r.name))))
+            .map(|s| {
+                Method::from_bytes(s.as_bytes()).map_err(|_| {
+                    ProxyError::Config(format!("route `{}`: bad method `{s}`", r.name))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let name_of = |n: &String| HeaderName::from_bytes(n.as_bytes()).map_err(|_| ProxyError::Config(format!("route `{}`: bad header `{n}`", r.name)));
+        let name_of = |n: &String| {
+            HeaderName::from_bytes(n.as_bytes())
+                .map_err(|_| ProxyError::Config(format!("route `{}`: bad header `{n}`", r.name)))
+        };
         let pairs = |map: &std::collections::BTreeMap<String, String>| {
             map.iter()
                 .map(|(k, v)| {
                     Ok((
                         name_of(k)?,
-                        HeaderValue::from_str(v).map_err(|_| ProxyError::Config(format!("route `{}`: bad value for `{k}`", r.name)))?,
+                        HeaderValue::from_str(v).map_err(|_| {
+                            ProxyError::Config(format!("route `{}`: bad value for `{k}`", r.name))
+                        })?,
                     ))
                 })
                 .collect::<Result<Vec<_>, ProxyError>>()
         };
         let limiter = match &r.rate_limit {
             None => None,
-            Some(rl) => match old.and_then(|o| o.limiter.clone()).filter(|l| &l.config == rl) {
+            Some(rl) => match old
+                .and_then(|o| o.limiter.clone())
+                .filter(|l| &l.config == rl)
+            {
                 Some(same) => Some(same),
-                None => Some(Arc::new(
-                    Limiter::new(rl).ok_or_else(|| ProxyError::Config(format!("route `{}`: invalid rate limit", r.name)))?,
-                )),
+                None => Some(Arc::new(Limiter::new(rl).ok_or_else(|| {
+                    ProxyError::Config(format!("route `{}`: invalid rate limit", r.name))
+                })?)),
             },
         };
         Ok(Self {
@@ -193,9 +225,19 @@ impl RouteRt {
             methods,
             cluster,
             request_add: pairs(&r.headers.request_add)?,
-            request_remove: r.headers.request_remove.iter().map(name_of).collect::<Result<_, _>>()?,
+            request_remove: r
+                .headers
+                .request_remove
+                .iter()
+                .map(name_of)
+                .collect::<Result<_, _>>()?,
             response_add: pairs(&r.headers.response_add)?,
-            response_remove: r.headers.response_remove.iter().map(name_of).collect::<Result<_, _>>()?,
+            response_remove: r
+                .headers
+                .response_remove
+                .iter()
+                .map(name_of)
+                .collect::<Result<_, _>>()?,
             max_body: r.max_body_bytes.unwrap_or(limits.max_body_bytes).0,
             cidrs: r.access.as_ref().map(Cidrs::new),
             limiter,
@@ -208,10 +250,10 @@ impl RouteRt {
         if !self.methods.is_empty() && !self.methods.contains(method) {
             return false;
         }
-        if let Some(h) = &self.host {
-            if !h.matches(host, None) {
-                return false;
-            }
+        if let Some(h) = &self.host
+            && !h.matches(host, None)
+        {
+            return false;
         }
         match &self.path {
             PathMatch::Any => true,
@@ -316,7 +358,8 @@ gateway:
 "#;
         let config = rampart_config::from_str("t", yaml).unwrap();
         let s = Snapshot::compile(&config, 1, None, &Metrics::new()).unwrap();
-        let name = |host: &str, path: &str, m: Method| s.route(host, path, &m).unwrap().name.to_string();
+        let name =
+            |host: &str, path: &str, m: Method| s.route(host, path, &m).unwrap().name.to_string();
         assert_eq!(name("a", "/x", Method::GET), "exact");
         assert_eq!(name("a", "/x", Method::POST), "all");
         assert_eq!(name("a", "/v2/items", Method::GET), "re");
@@ -326,6 +369,11 @@ gateway:
         let api = s.route("a", "/api/users/1", &Method::GET).unwrap();
         assert_eq!(api.name.as_ref(), "api");
         assert_eq!(api.rewrite("/api/users/1").unwrap(), "/users/1");
-        assert!(s.route("a", "/x", &Method::GET).unwrap().rewrite("/x").is_none());
+        assert!(
+            s.route("a", "/x", &Method::GET)
+                .unwrap()
+                .rewrite("/x")
+                .is_none()
+        );
     }
 }

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about = "Rampart: one system for microservice security")]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: one system for microservice security"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
@@ -92,7 +96,11 @@ pub struct ControlAuth {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Control-plane URL.
-    #[arg(long, default_value = "https://127.0.0.1:7400", env = "RAMPART_CONTROL")]
+    #[arg(
+        long,
+        default_value = "https://127.0.0.1:7400",
+        env = "RAMPART_CONTROL"
+    )]
     pub control: String,
     #[command(flatten)]
     pub auth: ControlAuth,

@@ -20,7 +20,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Waits for SIGTERM or SIGINT.
 pub(crate) async fn terminated() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

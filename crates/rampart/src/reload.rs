@@ -26,17 +26,29 @@ pub fn triggers(file: Option<&Path>) -> anyhow::Result<Triggers> {
         None => None,
         Some(file) => Some(watch(file, tx)?),
     };
-    Ok(Triggers { rx, _watcher: watcher })
+    Ok(Triggers {
+        rx,
+        _watcher: watcher,
+    })
 }
 
-fn watch(file: &Path, tx: mpsc::Sender<&'static str>) -> anyhow::Result<notify::RecommendedWatcher> {
+fn watch(
+    file: &Path,
+    tx: mpsc::Sender<&'static str>,
+) -> anyhow::Result<notify::RecommendedWatcher> {
     let file: PathBuf = std::fs::canonicalize(file)?;
-    let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let name = file.file_name().map(|n| n.to_os_string());
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev {
-            let ours = ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            let ours = ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
             let change = ev.kind.is_modify() || ev.kind.is_create();
             if ours && change {
                 let _ = raw_tx.send(());

@@ -8,5 +8,8 @@ pub fn build(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     if workers > 0 {
         b.worker_threads(workers);
     }
-    b.enable_all().thread_name("rampart").build().context("cannot start the async runtime")
+    b.enable_all()
+        .thread_name("rampart")
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -23,36 +23,89 @@ fn accepts_plain_requests() {
     assert_eq!(h.body, BodyKind::Length(5));
     let h = head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  Chunked \r\n\r\n").unwrap();
     assert_eq!(h.body, BodyKind::Chunked);
-    assert!(head("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n").unwrap().connect);
+    assert!(
+        head("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n")
+            .unwrap()
+            .connect
+    );
     assert!(head("GET / HTTP/1.0\r\n\r\n").is_ok());
 }
 
 #[test]
 fn refuses_ambiguous_framing() {
-    let cl_te = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let cl_te =
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
     assert_eq!(reason(cl_te), "content_length_with_transfer_encoding");
-    let te_cl = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
+    let te_cl =
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
     assert_eq!(reason(te_cl), "content_length_with_transfer_encoding");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), "duplicate_content_length");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"), "bad_content_length");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), "bad_content_length");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n"), "bad_content_length");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"), "bad_transfer_encoding");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n"), "bad_transfer_encoding");
-    assert_eq!(reason("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"), "duplicate_transfer_encoding");
-    assert_eq!(reason("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), "transfer_encoding_in_http10");
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), "duplicate_host");
+    assert_eq!(
+        reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+        "duplicate_content_length"
+    );
+    assert_eq!(
+        reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"),
+        "bad_content_length"
+    );
+    assert_eq!(
+        reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"),
+        "bad_content_length"
+    );
+    assert_eq!(
+        reason("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n"),
+        "bad_content_length"
+    );
+    assert_eq!(
+        reason("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+        "bad_transfer_encoding"
+    );
+    assert_eq!(
+        reason("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n"),
+        "bad_transfer_encoding"
+    );
+    assert_eq!(
+        reason(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ),
+        "duplicate_transfer_encoding"
+    );
+    assert_eq!(
+        reason("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        "transfer_encoding_in_http10"
+    );
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        "duplicate_host"
+    );
     assert_eq!(reason("GET / HTTP/1.1\r\nX: 1\r\n\r\n"), "missing_host");
 }
 
 #[test]
 fn refuses_bad_bytes_and_folding() {
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\n b\r\n\r\n"), "bare_lf");
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"), "bare_cr");
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"), "nul_byte");
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"), "obs_fold");
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 1\r\n\r\n"), "malformed_head");
-    assert_eq!(reason("GET / HTTP/1.1\r\nHost: a\r\nX: \x11\r\n\r\n"), "malformed_head");
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\n b\r\n\r\n"),
+        "bare_lf"
+    );
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"),
+        "bare_cr"
+    );
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"),
+        "nul_byte"
+    );
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"),
+        "obs_fold"
+    );
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 1\r\n\r\n"),
+        "malformed_head"
+    );
+    assert_eq!(
+        reason("GET / HTTP/1.1\r\nHost: a\r\nX: \x11\r\n\r\n"),
+        "malformed_head"
+    );
 }
 
 #[test]
@@ -62,7 +115,10 @@ fn limits_give_414_and_431() {
     let many: String = (0..9).map(|i| format!("X-{i}: v\r\n")).collect();
     let r = head(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")).unwrap_err();
     assert_eq!((r.status, r.reason), (431, "too_many_headers"));
-    let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "v".repeat(300));
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "v".repeat(300)
+    );
     assert_eq!(head(&big).unwrap_err().status, 431);
 }
 
@@ -134,5 +190,9 @@ async fn h2_preface_passes_through() {
 async fn incomplete_head_at_eof_is_refused() {
     let (seen, reply, _) = through_guard(b"GET / HTTP/1.1\r\nHost: a\r\n").await;
     assert!(seen.is_empty());
-    assert!(String::from_utf8(reply).unwrap().starts_with("HTTP/1.1 400"));
+    assert!(
+        String::from_utf8(reply)
+            .unwrap()
+            .starts_with("HTTP/1.1 400")
+    );
 }

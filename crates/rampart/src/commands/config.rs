@@ -35,7 +35,10 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|x| serde_json::json!({"path": x.path, "message": x.message}))
                     .collect();
-                println!("{}", serde_json::json!({"ok": false, "file": e.source_name, "errors": errors}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "file": e.source_name, "errors": errors})
+                );
             } else {
                 eprintln!("{e}");
             }

@@ -61,11 +61,14 @@ pub async fn reload(gateway: &GatewayHandle, file: &Path, cause: &str, store: Op
     let result = loaded.and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()));
     match &result {
         Ok(v) => tracing::info!(%cause, version = v, "configuration reloaded"),
-        Err(e) => tracing::error!(%cause, error = %e, "configuration refused; the previous one keeps serving"),
+        Err(e) => {
+            tracing::error!(%cause, error = %e, "configuration refused; the previous one keeps serving")
+        }
     }
     if let Some(store) = store {
         let text = std::fs::read(file).unwrap_or_default();
-        let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text).as_ref());
+        let hash =
+            hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text).as_ref());
         let record = ConfigVersion {
             id: 0,
             hash,
@@ -81,8 +84,16 @@ pub async fn reload(gateway: &GatewayHandle, file: &Path, cause: &str, store: Op
 }
 
 /// Reports this gateway to a control plane until the task is aborted.
-async fn heartbeats(client: rampart_control::ControlClient, name: String, address: String, version: Arc<std::sync::atomic::AtomicU64>) {
-    let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+async fn heartbeats(
+    client: rampart_control::ControlClient,
+    name: String,
+    address: String,
+    version: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let id = format!("{name}@{}", std::process::id());
     let mut interval = Duration::from_secs(5);
     loop {
@@ -92,7 +103,9 @@ async fn heartbeats(client: rampart_control::ControlClient, name: String, addres
             name: name.clone(),
             version: rampart_core::VERSION.to_string(),
             address: address.clone(),
-            config_version: version.load(std::sync::atomic::Ordering::Relaxed).to_string(),
+            config_version: version
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string(),
             started_at_ms: started,
         };
         match client.heartbeat(&hb).await {
@@ -104,7 +117,10 @@ async fn heartbeats(client: rampart_control::ControlClient, name: String, addres
 }
 
 pub fn listen_summary(g: &GatewayHandle) -> String {
-    g.listeners().first().map(|(_, a)| a.to_string()).unwrap_or_default()
+    g.listeners()
+        .first()
+        .map(|(_, a)| a.to_string())
+        .unwrap_or_default()
 }
 
 /// Prints where the gateway listens.
@@ -116,9 +132,16 @@ pub fn print_listeners(g: &GatewayHandle, ca: Option<&Path>) {
     if let Some(e) = g.egress_addr() {
         println!("  egress           http://{e}   (HTTP proxy; CONNECT for https)");
     }
-    println!("  admin            http://{}/metrics  /healthz  /readyz", g.admin_addr());
+    println!(
+        "  admin            http://{}/metrics  /healthz  /readyz",
+        g.admin_addr()
+    );
     if let Some(ca) = ca {
-        println!("  CA certificate   {}   (curl --cacert {} https://localhost:PORT/)", ca.display(), ca.display());
+        println!(
+            "  CA certificate   {}   (curl --cacert {} https://localhost:PORT/)",
+            ca.display(),
+            ca.display()
+        );
     }
 }
 
@@ -126,6 +149,9 @@ pub fn print_listeners(g: &GatewayHandle, ca: Option<&Path>) {
 pub fn load_config(file: Option<&PathBuf>) -> anyhow::Result<Config> {
     Ok(match file {
         Some(f) => rampart_config::from_file(f)?,
-        None => rampart_config::from_str("examples/quickstart.yaml (embedded)", rampart_config::QUICKSTART)?,
+        None => rampart_config::from_str(
+            "examples/quickstart.yaml (embedded)",
+            rampart_config::QUICKSTART,
+        )?,
     })
 }

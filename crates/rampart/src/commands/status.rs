@@ -10,17 +10,30 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime::build(1)?;
     rt.block_on(async move {
         let client = client(&args.control, &args.auth)?;
-        let status = client.status().await.with_context(|| format!("cannot get status from {}", args.control))?;
+        let status = client
+            .status()
+            .await
+            .with_context(|| format!("cannot get status from {}", args.control))?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&status)?);
             return Ok(ExitCode::SUCCESS);
         }
         let h = &status.health;
-        println!("control plane {}: {:?} (version {}, store {}, up {}s)", client.url(), h.status, h.version, h.store, h.uptime_secs);
+        println!(
+            "control plane {}: {:?} (version {}, store {}, up {}s)",
+            client.url(),
+            h.status,
+            h.version,
+            h.store,
+            h.uptime_secs
+        );
         if status.proxies.is_empty() {
             println!("no proxies have reported");
         } else {
-            println!("{:<24} {:<8} {:<10} {:<22} {:<8} {:>10}", "PROXY", "KIND", "STATE", "ADDRESS", "CONFIG", "LAST SEEN");
+            println!(
+                "{:<24} {:<8} {:<10} {:<22} {:<8} {:>10}",
+                "PROXY", "KIND", "STATE", "ADDRESS", "CONFIG", "LAST SEEN"
+            );
             for p in &status.proxies {
                 println!(
                     "{:<24} {:<8} {:<10} {:<22} {:<8} {:>9.1}s",
@@ -49,6 +62,9 @@ pub fn client(url: &str, auth: &ControlAuth) -> anyhow::Result<ControlClient> {
                 .to_string()
         }
     };
-    let ca = auth.ca.clone().unwrap_or_else(rampart_control::default_ca_path);
+    let ca = auth
+        .ca
+        .clone()
+        .unwrap_or_else(rampart_control::default_ca_path);
     Ok(ControlClient::new(url, Sensitive::new(token), &ca)?)
 }
