@@ -35,22 +35,27 @@ pub fn from_file(path: &Path) -> Result<Config, ConfigErrors> {
         errors: vec![ConfigError::new("", format!("cannot read file: {e}"))],
     })?;
     let base = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut config = parse(&name, &text)?;
+    let (mut config, errors) = parse(&name, &text)?;
     if let Some(base) = base {
         resolve_paths(&mut config, base);
     }
-    finish(name, config)
+    finish(name, config, errors)
 }
 
 /// Parses and checks configuration text; `source_name` names it in errors. Relative paths are
 /// left relative to the working directory.
 pub fn from_str(source_name: &str, text: &str) -> Result<Config, ConfigErrors> {
-    let config = parse(source_name, text)?;
-    finish(source_name.to_string(), config)
+    let (config, errors) = parse(source_name, text)?;
+    finish(source_name.to_string(), config, errors)
 }
 
-fn finish(source_name: String, config: Config) -> Result<Config, ConfigErrors> {
-    let errors = validate::check(&config);
+/// Adds the semantic errors (of what did parse) to the parse errors, so one run reports both.
+fn finish(
+    source_name: String,
+    config: Config,
+    mut errors: Vec<ConfigError>,
+) -> Result<Config, ConfigErrors> {
+    errors.extend(validate::check(&config));
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -61,7 +66,9 @@ fn finish(source_name: String, config: Config) -> Result<Config, ConfigErrors> {
     }
 }
 
-fn parse(source_name: &str, text: &str) -> Result<Config, ConfigErrors> {
+/// The parts that parsed and the errors of those that did not; only unreadable YAML fails
+/// outright.
+fn parse(source_name: &str, text: &str) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
     let fail = |errors| ConfigErrors {
         source_name: source_name.to_string(),
         errors,
@@ -91,11 +98,7 @@ fn parse(source_name: &str, text: &str) -> Result<Config, ConfigErrors> {
         Some(Value::Mapping(g)) => config.gateway = p.gateway(g),
         Some(_) => p.error("gateway", "expected a mapping"),
     }
-    if p.errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(fail(p.errors))
-    }
+    Ok((config, p.errors))
 }
 
 fn resolve_paths(config: &mut Config, base: &Path) {

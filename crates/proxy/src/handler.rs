@@ -257,36 +257,36 @@ async fn proxy(
         }
     }
 
-    let pool = match &route.cluster.target {
+    let resp = match &route.cluster.target {
         Target::Builtin(_) => {
             parts.uri = build_uri(None, &upstream_path, query.as_deref())
                 .map_err(|_| answer(400, "bad_path"))?;
+            crate::echo::respond(Request::from_parts(parts, up_body)).await
+        }
+        Target::Endpoints(pool) => {
+            let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
+            cx.upstream = Some(endpoint.authority.to_string());
+            parts.uri = build_uri(
+                Some((&pool.scheme, &endpoint.authority)),
+                &upstream_path,
+                query.as_deref(),
+            )
+            .map_err(|_| answer(400, "bad_path"))?;
+            parts.version = pool.version;
             let req = Request::from_parts(parts, up_body);
-            return Ok(crate::echo::respond(req).await);
+            let sent = Instant::now();
+            let _in_flight = endpoint.start();
+            let result = tokio::time::timeout(route.timeout, pool.client.request(req)).await;
+            cx.upstream_us = Some(sent.elapsed().as_micros() as u64);
+            match result {
+                Err(_) => {
+                    upstream_error(shared, &route, "timeout");
+                    return Err(answer(504, "upstream_timeout"));
+                }
+                Ok(Err(e)) => return Err(classify(shared, &route, &e)),
+                Ok(Ok(resp)) => resp.map(|b| Observed::new(ResponseBody::Upstream(b), None)),
+            }
         }
-        Target::Endpoints(pool) => pool,
-    };
-    let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
-    cx.upstream = Some(endpoint.authority.to_string());
-    parts.uri = build_uri(
-        Some((&pool.scheme, &endpoint.authority)),
-        &upstream_path,
-        query.as_deref(),
-    )
-    .map_err(|_| answer(400, "bad_path"))?;
-    parts.version = pool.version;
-    let req = Request::from_parts(parts, up_body);
-    let sent = Instant::now();
-    let _in_flight = endpoint.start();
-    let result = tokio::time::timeout(route.timeout, pool.client.request(req)).await;
-    cx.upstream_us = Some(sent.elapsed().as_micros() as u64);
-    let resp = match result {
-        Err(_) => {
-            upstream_error(shared, &route, "timeout");
-            return Err(answer(504, "upstream_timeout"));
-        }
-        Ok(Err(e)) => return Err(classify(shared, &route, &e)),
-        Ok(Ok(resp)) => resp,
     };
     let (mut parts, body) = resp.into_parts();
     hygiene::strip_hop_by_hop(&mut parts.headers);
@@ -297,10 +297,7 @@ async fn proxy(
         parts.headers.insert(name.clone(), value.clone());
     }
     parts.version = http::Version::HTTP_11;
-    Ok(Response::from_parts(
-        parts,
-        Observed::new(ResponseBody::Upstream(body), None),
-    ))
+    Ok(Response::from_parts(parts, body))
 }
 
 fn build_uri(

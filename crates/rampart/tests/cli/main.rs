@@ -1,0 +1,7 @@
+//! Whole-binary tests: the real `rampart` process on loopback, driven like a user would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod config_check;
+mod reload;
+mod support;
+mod up;
