@@ -10,6 +10,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 /// Errors of a request body on its way upstream.
@@ -30,7 +32,8 @@ pub enum UpstreamBody {
     Stream {
         head: Option<Bytes>,
         rest: Incoming,
-        seen: u64,
+        /// Bytes of the body so far; shared so the access event can report the whole body.
+        seen: Arc<AtomicU64>,
         limit: u64,
     },
 }
@@ -57,7 +60,7 @@ pub async fn buffer(mut body: Incoming, buffer: u64, limit: u64) -> Buffered {
                 UpstreamBody::Stream {
                     head: Some(head),
                     rest: body,
-                    seen,
+                    seen: Arc::new(AtomicU64::new(seen)),
                     limit,
                 },
                 seen,
@@ -105,6 +108,16 @@ fn join(mut chunks: Vec<Bytes>) -> Bytes {
 
 // === impl UpstreamBody ===
 
+impl UpstreamBody {
+    /// For a streaming body, its running byte count (final once the body has been sent).
+    pub fn streamed(&self) -> Option<Arc<AtomicU64>> {
+        match self {
+            UpstreamBody::Stream { seen, .. } => Some(seen.clone()),
+            _ => None,
+        }
+    }
+}
+
 impl Body for UpstreamBody {
     type Data = Bytes;
     type Error = BodyError;
@@ -130,8 +143,8 @@ impl Body for UpstreamBody {
                     Some(Err(e)) => Poll::Ready(Some(Err(BodyError::Client(e)))),
                     Some(Ok(frame)) => {
                         if let Some(d) = frame.data_ref() {
-                            *seen += d.len() as u64;
-                            if *seen > *limit {
+                            let len = d.len() as u64;
+                            if seen.fetch_add(len, Ordering::Relaxed) + len > *limit {
                                 return Poll::Ready(Some(Err(BodyError::TooLarge(*limit))));
                             }
                         }

@@ -140,7 +140,9 @@ impl Pool {
             Balance::RoundRobin => Some(first),
             Balance::LeastRequest if n == 1 => Some(first),
             Balance::LeastRequest => {
-                let second = &self.endpoints[(i / n + i + 1) % n];
+                // An offset of 1..n from the first, so the two choices always differ (with
+                // `i / n + i + 1` half the picks among two endpoints compared one with itself).
+                let second = &self.endpoints[(i + 1 + (i / n) % (n - 1)) % n];
                 let load = |e: &Endpoint| e.in_flight.load(Ordering::Relaxed);
                 Some(if load(second) < load(first) {
                     second
@@ -206,3 +208,33 @@ impl Drop for InFlight<'_> {
 
 /// Shared handle used by the request path.
 pub type ClusterRef = Arc<ClusterRt>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_request_always_compares_two_different_endpoints() {
+        for n in 2..5 {
+            let yaml = format!(
+                "gateway:\n  clusters: [{{ name: c, balance: least_request, endpoints: [{}] }}]\n",
+                (0..n)
+                    .map(|p| format!("\"127.0.0.1:{}\"", p + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let config = rampart_config::from_str("t", &yaml).unwrap();
+            let pool = Pool::new(&config.gateway.clusters[0], &config.gateway.timeouts).unwrap();
+            // Every endpoint but the last is busy: the last must win every pick it is part of,
+            // and the busiest (the first) must never win.
+            for (k, e) in pool.endpoints.iter().enumerate() {
+                e.in_flight.store(10 - k, Ordering::Relaxed);
+            }
+            pool.endpoints[n - 1].in_flight.store(0, Ordering::Relaxed);
+            for _ in 0..100 {
+                let picked = pool.pick().unwrap();
+                assert_ne!(picked.authority, pool.endpoints[0].authority, "n = {n}");
+            }
+        }
+    }
+}

@@ -103,6 +103,24 @@ async fn handle(
     shared: Arc<Shared>,
     client: Client<HttpConnector, Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let connect = req.method() == Method::CONNECT;
+    let mut resp = forward(req, peer, shared, client).await?;
+    // After a CONNECT head the framing guard stops checking bytes (they belong to the tunnel).
+    // When no tunnel opens, the connection must end: otherwise the next request on it would
+    // reach hyper unchecked.
+    if connect && !resp.status().is_success() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    Ok(resp)
+}
+
+async fn forward(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    client: Client<HttpConnector, Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let snap = shared.snapshot.load_full();
     let Some(authority) = req.uri().authority().cloned() else {
         return Ok(text(

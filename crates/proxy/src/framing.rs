@@ -12,7 +12,10 @@ use bytes::{Buf, BytesMut};
 use pin_project_lite::pin_project;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 mod head;
@@ -24,6 +27,18 @@ pub use head::{BodyKind, HeadInfo, HeadLimits, Rejection, check_head};
 /// Told about every request the guard refuses.
 pub trait RejectSink: Send + Sync + 'static {
     fn rejected(&self, rejection: &Rejection);
+}
+
+/// How long the guard has been waiting for the rest of a request head, for the header-read
+/// timeout. Waiting starts when the connection opens, or when the first bytes of a later head
+/// arrive: a keep-alive connection idle between requests is not waiting for a head (that is the
+/// idle timeout's business), and neither is one whose request is being served. hyper's own
+/// header timer cannot tell these apart, since the guard holds partial heads back from it.
+#[derive(Debug, Clone)]
+pub struct HeadClock {
+    base: Instant,
+    /// Milliseconds since `base` (plus one) when waiting started; 0 when not waiting.
+    since: Arc<AtomicU64>,
 }
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -63,6 +78,48 @@ pin_project! {
         reply: Option<(Vec<u8>, usize)>,
         broken: Option<&'static str>,
         sink: Option<std::sync::Arc<dyn RejectSink>>,
+        clock: Option<HeadClock>,
+    }
+}
+
+// === impl HeadClock ===
+
+impl HeadClock {
+    pub fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            since: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How long the current head has been awaited, or `None` if none is.
+    pub fn waiting_for(&self) -> Option<Duration> {
+        match self.since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(self.now().saturating_sub(since))),
+        }
+    }
+
+    fn start(&self) {
+        let _ = self
+            .since
+            .compare_exchange(0, self.now(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn stop(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+    }
+}
+
+impl Default for HeadClock {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -85,7 +142,14 @@ impl<IO> FramingGuard<IO> {
             reply: None,
             broken: None,
             sink,
+            clock: None,
         }
+    }
+
+    /// Keeps `clock` up to date with the head this guard is waiting for.
+    pub fn with_head_clock(mut self, clock: HeadClock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     pub fn get_ref(&self) -> &IO {
@@ -163,10 +227,24 @@ impl<IO: AsyncRead> AsyncRead for FramingGuard<IO> {
                 }
             }
             if !this.ready.is_empty() {
+                // Bytes go to hyper only once their head is complete: no head is awaited now.
+                if let Some(clock) = this.clock.as_ref() {
+                    clock.stop();
+                }
                 continue;
             }
             if *this.eof {
                 return Poll::Ready(Ok(()));
+            }
+            if let Some(clock) = this.clock.as_ref() {
+                let awaiting_head = match *this.state {
+                    State::Start => true,
+                    State::Head => !this.staging.is_empty(),
+                    _ => false,
+                };
+                if awaiting_head {
+                    clock.start();
+                }
             }
             if this.scratch.is_empty() {
                 this.scratch.resize(SCRATCH, 0);

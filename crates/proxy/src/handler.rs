@@ -20,6 +20,7 @@ use rampart_events::{AccessEvent, Decision, Event, SecurityKind};
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 /// Serves one request on the gateway's ingress listeners.
@@ -37,6 +38,7 @@ pub async fn handle(
         upstream: None,
         upstream_us: None,
         bytes_in: 0,
+        streamed: None,
         reason: None,
     };
     let method = req.method().clone();
@@ -60,6 +62,8 @@ struct Cx {
     upstream: Option<String>,
     upstream_us: Option<u64>,
     bytes_in: u64,
+    /// The count of a streaming request body, read when the response is done.
+    streamed: Option<Arc<AtomicU64>>,
     reason: Option<&'static str>,
 }
 
@@ -227,6 +231,7 @@ async fn proxy(
     let up_body = match body::buffer(incoming, buffer_limit, route.max_body).await {
         Buffered::Complete(b, n) => {
             cx.bytes_in = n;
+            cx.streamed = b.streamed();
             b
         }
         Buffered::TooLarge => {
@@ -457,6 +462,7 @@ fn finish(
         status: parts.status.as_u16(),
         metrics,
         event,
+        streamed: cx.streamed,
         shared: shared.clone(),
     };
     body = body.on_done(Box::new(done));
@@ -468,6 +474,7 @@ struct Done {
     status: u16,
     metrics: crate::metrics::RouteMetrics,
     event: Option<AccessEvent>,
+    streamed: Option<Arc<AtomicU64>>,
     shared: Arc<Shared>,
 }
 
@@ -477,6 +484,9 @@ impl OnDone for Done {
         self.metrics.record(self.status, elapsed.as_secs_f64());
         if let Some(mut ev) = self.event {
             ev.bytes_out = bytes_out;
+            if let Some(seen) = &self.streamed {
+                ev.bytes_in = seen.load(Ordering::Relaxed);
+            }
             ev.duration_us = elapsed.as_micros() as u64;
             self.shared.bus.publish(Event::Access(Box::new(ev)));
         }

@@ -1,7 +1,7 @@
 //! Ingress listeners: accept, TLS, HTTP/1.1 behind the framing guard or HTTP/2, timeouts, and
 //! graceful drain.
 
-use crate::framing::{FramingGuard, RejectSink, Rejection};
+use crate::framing::{FramingGuard, HeadClock, RejectSink, Rejection};
 use crate::handler;
 use crate::idle::{Activity, Idle};
 use crate::shared::{ConnInfo, Shared};
@@ -130,11 +130,24 @@ async fn serve(
     let header_read = timeouts.header_read.0;
     let max_buf = (head_limits.max_header_bytes + head_limits.max_uri_bytes + 1024).max(8192);
 
+    // The header-read timeout is enforced by `drive` from the guard's clock, not by hyper: hyper
+    // starts its timer as soon as a response is sent, so it would close idle keep-alive
+    // connections (and report them as slow attacks) after `header_read` instead of `idle`.
+    let clock = HeadClock::new();
+    let plain = Deadlines { idle, head: None };
+    let guarded = Deadlines {
+        idle,
+        head: Some((clock.clone(), header_read)),
+    };
     let mut h1 = hyper::server::conn::http1::Builder::new();
     h1.timer(TokioTimer::new())
-        .header_read_timeout(header_read)
+        .header_read_timeout(None)
         .max_buf_size(max_buf)
         .max_headers(head_limits.max_header_count.max(1))
+        // The framing guard ends the read side after refusing a head; requests pipelined before
+        // that head must still get their responses (then the guard's 400), not be cancelled
+        // as if the client had gone away.
+        .half_close(true)
         .keep_alive(true);
     let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new())
@@ -177,46 +190,47 @@ async fn serve(
                     h2.serve_connection(TokioIo::new(tls), svc),
                     phase,
                     activity,
-                    idle,
+                    plain,
                 )
                 .await
             } else {
-                let guarded = FramingGuard::new(tls, head_limits, Some(sink));
+                let io = FramingGuard::new(tls, head_limits, Some(sink)).with_head_clock(clock);
                 drive(
-                    h1.serve_connection(TokioIo::new(guarded), svc),
+                    h1.serve_connection(TokioIo::new(io), svc),
                     phase,
                     activity,
-                    idle,
+                    guarded,
                 )
                 .await
             }
         }
         None if rt.h2c => {
-            let guarded = FramingGuard::new(io, head_limits, Some(sink));
+            let io = FramingGuard::new(io, head_limits, Some(sink)).with_head_clock(clock);
             let mut auto = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             auto.http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_read)
+                .header_read_timeout(None)
                 .max_buf_size(max_buf)
-                .max_headers(head_limits.max_header_count.max(1));
+                .max_headers(head_limits.max_header_count.max(1))
+                .half_close(true);
             auto.http2()
                 .timer(TokioTimer::new())
                 .max_concurrent_streams(256);
             drive(
-                auto.serve_connection(TokioIo::new(guarded), svc),
+                auto.serve_connection(TokioIo::new(io), svc),
                 phase,
                 activity,
-                idle,
+                guarded,
             )
             .await
         }
         None => {
-            let guarded = FramingGuard::new(io, head_limits, Some(sink));
+            let io = FramingGuard::new(io, head_limits, Some(sink)).with_head_clock(clock);
             drive(
-                h1.serve_connection(TokioIo::new(guarded), svc),
+                h1.serve_connection(TokioIo::new(io), svc),
                 phase,
                 activity,
-                idle,
+                guarded,
             )
             .await
         }
@@ -226,19 +240,33 @@ async fn serve(
     }
 }
 
-/// Runs a connection until it ends, the gateway drains, or it stays idle too long.
+/// The timeouts [`drive`] enforces on a connection.
+pub struct Deadlines {
+    /// Keep-alive idle time before a graceful close.
+    pub idle: Duration,
+    /// The framing guard's clock and the header-read timeout (HTTP/1 connections).
+    pub head: Option<(HeadClock, Duration)>,
+}
+
+/// Runs a connection until it ends, the gateway drains, it stays idle too long, or a request
+/// head takes too long to arrive (slowloris: the connection is dropped at once).
 pub async fn drive<C>(
     conn: C,
     mut phase: watch::Receiver<Phase>,
     activity: Activity,
-    idle: Duration,
+    deadlines: Deadlines,
 ) -> Result<(), String>
 where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
 {
+    let Deadlines { idle, head } = deadlines;
     let mut conn = pin!(conn);
-    let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+    let period = match &head {
+        Some((_, header_read)) => (idle / 4).min(*header_read / 4),
+        None => idle / 4,
+    };
+    let mut tick = tokio::time::interval(period.max(Duration::from_millis(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut graceful = false;
     loop {
@@ -254,8 +282,13 @@ where
                     (_, Phase::Running) => {}
                 }
             }
-            _ = tick.tick(), if !graceful => {
-                if activity.idle_for() >= idle {
+            _ = tick.tick() => {
+                if let Some((clock, header_read)) = &head
+                    && clock.waiting_for().is_some_and(|w| w >= *header_read)
+                {
+                    return Err("request head read timeout".into());
+                }
+                if !graceful && activity.idle_for() >= idle {
                     graceful = true;
                     conn.as_mut().graceful_shutdown();
                 }

@@ -102,6 +102,8 @@ fn parse<'b>(head: &'b [u8], headers: &mut [httparse::Header<'b>]) -> Result<Hea
             }
         } else if h.name.eq_ignore_ascii_case("host") {
             hosts = hosts.saturating_add(1);
+        } else if framing_lookalike(h.name) {
+            return Err(reject(400, "framing_header_lookalike"));
         }
     }
     let body = match (lengths, encodings) {
@@ -123,6 +125,36 @@ fn parse<'b>(head: &'b [u8], headers: &mut [httparse::Header<'b>]) -> Result<Hea
         return Err(reject(400, "missing_host"));
     }
     Ok(HeadInfo { body, connect })
+}
+
+/// `Transfer_Encoding`, `Content--Length` and the like: not framing headers here, but servers
+/// that map `_` to `-` (CGI and WSGI environments) or squeeze separators would take them for
+/// one, and frame the forwarded request differently from us.
+fn framing_lookalike(name: &str) -> bool {
+    ["transfer-encoding", "content-length"]
+        .iter()
+        .any(|target| squeezed_eq(name.as_bytes(), target.as_bytes()))
+}
+
+/// `name`, lower-cased, with `_` read as `-` and runs of `-` as one, equals `target`.
+fn squeezed_eq(name: &[u8], target: &[u8]) -> bool {
+    let mut want = target.iter();
+    let mut prev_dash = false;
+    for &b in name {
+        let b = if b == b'_' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        };
+        if b == b'-' && prev_dash {
+            continue;
+        }
+        prev_dash = b == b'-';
+        if want.next() != Some(&b) {
+            return false;
+        }
+    }
+    want.next().is_none()
 }
 
 /// Every line must end in CRLF; no other CR, LF or NUL may appear.

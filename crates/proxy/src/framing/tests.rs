@@ -78,6 +78,21 @@ fn refuses_ambiguous_framing() {
         "duplicate_host"
     );
     assert_eq!(reason("GET / HTTP/1.1\r\nX: 1\r\n\r\n"), "missing_host");
+    for lookalike in [
+        "Transfer_Encoding",
+        "content_length",
+        "Transfer---Encoding",
+        "Content-_Length",
+    ] {
+        assert_eq!(
+            reason(&format!(
+                "POST / HTTP/1.1\r\nHost: a\r\n{lookalike}: chunked\r\n\r\n"
+            )),
+            "framing_header_lookalike",
+            "{lookalike}"
+        );
+    }
+    assert!(head("GET / HTTP/1.1\r\nHost: a\r\nX-Transfer-Encoding: chunked\r\n\r\n").is_ok());
 }
 
 #[test]
