@@ -46,6 +46,8 @@ pub struct Pool {
 #[derive(Debug)]
 pub struct Endpoint {
     pub authority: Authority,
+    /// `host:port`, for events.
+    pub label: Arc<str>,
     pub in_flight: AtomicUsize,
 }
 
@@ -84,6 +86,7 @@ impl Pool {
             .map(|e| {
                 e.parse::<Authority>()
                     .map(|authority| Endpoint {
+                        label: Arc::from(authority.as_str()),
                         authority,
                         in_flight: AtomicUsize::new(0),
                     })

@@ -77,6 +77,7 @@ async fn serve(
         .serve_connection(TokioIo::new(guarded), svc)
         .with_upgrades();
     let mut conn = pin!(conn);
+    let mut watch = activity.watch();
     let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
     loop {
         tokio::select! {
@@ -89,7 +90,7 @@ async fn serve(
                 }
             }
             _ = tick.tick() => {
-                if activity.idle_for() >= idle {
+                if watch.idle_for() >= idle {
                     conn.as_mut().graceful_shutdown();
                 }
             }

@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 pub enum ProxyError {
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("cannot listen on `{addr}`: {source}")]
+    #[error("cannot listen on `{addr}`")]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
-    #[error("listener `{listener}`: {source}")]
+    #[error("listener `{listener}`")]
     Tls {
         listener: String,
         #[source]
@@ -20,7 +20,7 @@ pub enum ProxyError {
     },
     #[error("listener `{0}` has TLS without certificates, and no local CA was given to issue one")]
     NoCertificate(String),
-    #[error("cannot open the access log `{path}`: {source}")]
+    #[error("cannot open the access log `{path}`")]
     AccessLog {
         path: String,
         #[source]

@@ -101,9 +101,12 @@ impl HeadClock {
     }
 
     fn start(&self) {
-        let _ = self
-            .since
-            .compare_exchange(0, self.now(), Ordering::Relaxed, Ordering::Relaxed);
+        // Read the clock only when the timer is not running yet (once per head).
+        if self.since.load(Ordering::Relaxed) == 0 {
+            let _ =
+                self.since
+                    .compare_exchange(0, self.now(), Ordering::Relaxed, Ordering::Relaxed);
+        }
     }
 
     fn stop(&self) {

@@ -41,16 +41,24 @@ pub async fn handle(
         streamed: None,
         reason: None,
     };
-    let method = req.method().clone();
-    let host = hygiene::host(&req).map(str::to_owned).unwrap_or_default();
-    let path_text = req.uri().path().to_owned();
+    // What the access event needs of the original request: only built when someone listens.
+    let seen = shared.bus.has_subscribers().then(|| Seen {
+        method: req.method().to_string(),
+        host: hygiene::host(&req).map(str::to_owned).unwrap_or_default(),
+        path: req.uri().path().to_owned(),
+    });
     let resp = match proxy(req, &conn, &shared, &snap, &mut cx).await {
         Ok(r) => r,
         Err(refusal) => refuse(&shared, &conn, &mut cx, refusal),
     };
-    Ok(finish(
-        resp, cx, &conn, &shared, &snap, method, host, path_text,
-    ))
+    Ok(finish(resp, cx, &conn, &shared, &snap, seen))
+}
+
+/// The original request line, for the access event.
+struct Seen {
+    method: String,
+    host: String,
+    path: String,
 }
 
 /// What the stages learn about a request, for its access event.
@@ -59,7 +67,7 @@ struct Cx {
     request_id: String,
     client: IpAddr,
     route: Option<Arc<RouteRt>>,
-    upstream: Option<String>,
+    upstream: Option<Arc<str>>,
     upstream_us: Option<u64>,
     bytes_in: u64,
     /// The count of a streaming request body, read when the response is done.
@@ -270,7 +278,7 @@ async fn proxy(
         }
         Target::Endpoints(pool) => {
             let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
-            cx.upstream = Some(endpoint.authority.to_string());
+            cx.upstream = Some(endpoint.label.clone());
             parts.uri = build_uri(
                 Some((&pool.scheme, &endpoint.authority)),
                 &upstream_path,
@@ -418,9 +426,7 @@ fn finish(
     conn: &ConnInfo,
     shared: &Arc<Shared>,
     snap: &Snapshot,
-    method: Method,
-    host: String,
-    path: String,
+    seen: Option<Seen>,
 ) -> Response<Observed> {
     let (mut parts, mut body) = resp.into_parts();
     if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
@@ -430,23 +436,23 @@ fn finish(
         .route
         .as_ref()
         .map_or_else(|| snap.unrouted.clone(), |r| r.metrics.clone());
-    let event = shared.bus.has_subscribers().then(|| AccessEvent {
+    let event = seen.map(|seen| AccessEvent {
         time: SystemTime::now(),
         request_id: cx.request_id,
         source: shared.source.to_string(),
         listener: conn.listener.to_string(),
         client: std::net::SocketAddr::new(cx.client, conn.peer.port()),
         principal: None,
-        method: method.to_string(),
-        host,
-        path,
+        method: seen.method,
+        host: seen.host,
+        path: seen.path,
         status: parts.status.as_u16(),
         bytes_in: cx.bytes_in,
         bytes_out: 0,
         duration_us: 0,
         upstream_duration_us: cx.upstream_us,
         route: cx.route.as_ref().map(|r| r.name.to_string()),
-        upstream: cx.upstream,
+        upstream: cx.upstream.map(|u| u.to_string()),
         decision: if cx.reason.is_some()
             && parts.status.as_u16() < 500
             && parts.status.as_u16() >= 400
@@ -472,7 +478,7 @@ fn finish(
 struct Done {
     start: Instant,
     status: u16,
-    metrics: crate::metrics::RouteMetrics,
+    metrics: Arc<crate::metrics::RouteMetrics>,
     event: Option<AccessEvent>,
     streamed: Option<Arc<AtomicU64>>,
     shared: Arc<Shared>,

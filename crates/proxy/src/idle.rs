@@ -10,11 +10,19 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The last time a connection moved bytes, in milliseconds since it was opened.
-#[derive(Debug, Clone)]
+/// Counts the I/O operations that moved bytes on a connection. The connection's driver
+/// samples it on a timer: no clock is read on the I/O path.
+#[derive(Debug, Clone, Default)]
 pub struct Activity {
-    opened: Instant,
-    last_ms: Arc<AtomicU64>,
+    moved: Arc<AtomicU64>,
+}
+
+/// The driver's view of an [`Activity`]: when the count last changed.
+#[derive(Debug)]
+pub struct IdleWatch {
+    activity: Activity,
+    last_count: u64,
+    last_change: Instant,
 }
 
 pin_project! {
@@ -30,27 +38,34 @@ pin_project! {
 
 impl Activity {
     pub fn new() -> Self {
-        Self {
-            opened: Instant::now(),
-            last_ms: Arc::new(AtomicU64::new(0)),
-        }
+        Self::default()
     }
 
     fn touch(&self) {
-        let ms = self.opened.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.moved.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How long since the last byte moved.
-    pub fn idle_for(&self) -> std::time::Duration {
-        let now = self.opened.elapsed().as_millis() as u64;
-        std::time::Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    /// A watch that measures how long this connection has been silent.
+    pub fn watch(&self) -> IdleWatch {
+        IdleWatch {
+            activity: self.clone(),
+            last_count: self.moved.load(Ordering::Relaxed),
+            last_change: Instant::now(),
+        }
     }
 }
 
-impl Default for Activity {
-    fn default() -> Self {
-        Self::new()
+// === impl IdleWatch ===
+
+impl IdleWatch {
+    /// How long no byte has moved, as of this call (precise to the sampling period).
+    pub fn idle_for(&mut self) -> std::time::Duration {
+        let count = self.activity.moved.load(Ordering::Relaxed);
+        if count != self.last_count {
+            self.last_count = count;
+            self.last_change = Instant::now();
+        }
+        self.last_change.elapsed()
     }
 }
 

@@ -269,6 +269,7 @@ where
     let mut tick = tokio::time::interval(period.max(Duration::from_millis(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut graceful = false;
+    let mut watch = activity.watch();
     loop {
         tokio::select! {
             r = conn.as_mut() => return r.map_err(|e| e.to_string()),
@@ -288,7 +289,7 @@ where
                 {
                     return Err("request head read timeout".into());
                 }
-                if !graceful && activity.idle_for() >= idle {
+                if !graceful && watch.idle_for() >= idle {
                     graceful = true;
                     conn.as_mut().graceful_shutdown();
                 }

@@ -27,7 +27,7 @@ pub struct Snapshot {
     pub trusted_proxies: Vec<IpNet>,
     pub egress_allow: Vec<HostPattern>,
     /// Metrics for requests that matched no route.
-    pub unrouted: RouteMetrics,
+    pub unrouted: Arc<RouteMetrics>,
 }
 
 /// A route ready to match and serve.
@@ -47,7 +47,7 @@ pub struct RouteRt {
     pub cidrs: Option<Cidrs>,
     pub limiter: Option<Arc<Limiter>>,
     pub timeout: Duration,
-    pub metrics: RouteMetrics,
+    pub metrics: Arc<RouteMetrics>,
 }
 
 #[derive(Debug)]
@@ -128,7 +128,7 @@ impl Snapshot {
             timeouts: g.timeouts.clone(),
             trusted_proxies: g.trusted_proxies.clone(),
             egress_allow,
-            unrouted: metrics.route("none"),
+            unrouted: Arc::new(metrics.route("none")),
         })
     }
 
@@ -242,7 +242,7 @@ impl RouteRt {
             cidrs: r.access.as_ref().map(Cidrs::new),
             limiter,
             timeout: r.timeout.unwrap_or(timeouts.upstream_response).0,
-            metrics: metrics.route(&r.name),
+            metrics: Arc::new(metrics.route(&r.name)),
         })
     }
 

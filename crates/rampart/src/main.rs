@@ -8,6 +8,11 @@ mod runtime;
 
 use clap::Parser;
 
+// The proxy allocates small, short-lived buffers per request; mimalloc handles that pattern
+// with less CPU than the system allocator (measured in bench/gateway.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     logging::init(&cli.log);
