@@ -110,6 +110,9 @@ pub struct Timeouts {
     pub upstream_connect: Duration,
     /// Time allowed for the upstream's response head (504 after).
     pub upstream_response: Duration,
+    /// Time allowed to receive the part of a request body read before forwarding (408 after),
+    /// so a client trickling its body cannot hold a request open.
+    pub request_body: Duration,
     /// Grace period for in-flight requests on shutdown.
     pub drain: Duration,
 }
@@ -308,6 +311,7 @@ impl Default for Timeouts {
             idle: Duration::from_secs(60),
             upstream_connect: Duration::from_secs(3),
             upstream_response: Duration::from_secs(30),
+            request_body: Duration::from_secs(30),
             drain: Duration::from_secs(15),
         }
     }

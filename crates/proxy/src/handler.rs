@@ -236,7 +236,16 @@ async fn proxy(
     }
 
     let buffer_limit = snap.limits.request_buffer_bytes.0;
-    let up_body = match body::buffer(incoming, buffer_limit, route.max_body).await {
+    let reading = body::buffer(incoming, buffer_limit, route.max_body);
+    let buffered = tokio::time::timeout(snap.timeouts.request_body.0, reading).await;
+    let Ok(buffered) = buffered else {
+        return Err(Answer {
+            close: true,
+            event: Some(SecurityKind::HygieneRejected),
+            ..answer(408, "body_timeout")
+        });
+    };
+    let up_body = match buffered {
         Buffered::Complete(b, n) => {
             cx.bytes_in = n;
             cx.streamed = b.streamed();

@@ -119,12 +119,11 @@ async fn an_idle_keep_alive_connection_is_no_slowloris() {
 }
 
 #[tokio::test]
-#[ignore = "no request-body read timeout or minimum rate exists: a body trickled slower than any sane client but faster than `idle` holds the connection and its handler indefinitely (needs a config decision, e.g. `timeouts.body_read`)"]
 async fn a_trickled_body_is_cut_off() {
     use tokio::io::AsyncWriteExt;
     let up = RecordingUpstream::start();
     let gw = Gw::start(&format!(
-        "timeouts: {{ header_read: 500ms, idle: 1s }}\n{}",
+        "timeouts: {{ header_read: 500ms, idle: 1s, request_body: 1s }}\n{}",
         crate::support::one_route(up.addr())
     ))
     .await;
@@ -133,13 +132,28 @@ async fn a_trickled_body_is_cut_off() {
         .await
         .unwrap();
     let started = Instant::now();
-    // One byte every 300 ms: never idle for 1 s, never done.
+    // One byte every 300 ms: never idle for 1 s, never done. The gateway answers 408 and
+    // closes; the writes then fail.
+    let (mut rd, mut wr) = s.into_split();
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(8), rd.read_to_end(&mut buf)).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    });
     while started.elapsed() < Duration::from_secs(6) {
-        if s.write_all(b"x").await.is_err() {
+        if wr.write_all(b"x").await.is_err() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let reply = reader.await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert_eq!(
+        up.count(),
+        0,
+        "the upstream never sees a request whose body never came"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "a trickled body held the connection for {:?}",
