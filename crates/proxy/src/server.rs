@@ -163,24 +163,14 @@ async fn serve(
         Some(acceptor) => {
             let tls = match tokio::time::timeout(header_read, acceptor.accept(io)).await {
                 Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                failed => {
+                    if let Ok(Err(e)) = &failed {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    }
+                    let labels = [("listener", &*rt.name)];
                     shared
                         .metrics
-                        .counter(
-                            "rampart_tls_handshake_errors_total",
-                            &[("listener", &rt.name)],
-                        )
-                        .increment(1);
-                    return;
-                }
-                Err(_) => {
-                    shared
-                        .metrics
-                        .counter(
-                            "rampart_tls_handshake_errors_total",
-                            &[("listener", &rt.name)],
-                        )
+                        .counter("rampart_tls_handshake_errors_total", &labels)
                         .increment(1);
                     return;
                 }

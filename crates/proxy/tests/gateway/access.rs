@@ -86,3 +86,44 @@ async fn events_count_streamed_request_bodies_whole() {
         "only the buffered part of a streamed body was counted"
     );
 }
+
+#[tokio::test]
+async fn access_events_are_written_as_json_lines_when_configured() {
+    let up = RecordingUpstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.jsonl");
+    let gw = Gw::start(&format!(
+        "access_log: \"{}\"\n{}",
+        log.display(),
+        one_route(up.addr())
+    ))
+    .await;
+    let mut ids = Vec::new();
+    for path in ["/one", "/two", "/three"] {
+        let r = get(gw.http(), path).await;
+        assert_eq!(r.status, 200);
+        ids.push(r.header("x-request-id").unwrap().to_owned());
+    }
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for (line, id) in lines.iter().zip(&ids) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["event.kind"], "access");
+        assert_eq!(v["http.request.id"], id.as_str());
+        assert_eq!(v["http.response.status_code"], 200);
+    }
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&log).unwrap().permissions());
+    assert_eq!(mode & 0o007, 0, "the access log is not world-readable");
+}
