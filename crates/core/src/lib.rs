@@ -2,6 +2,7 @@
 //! comparison, and small identifiers. It owns no I/O and depends on no other Rampart crate.
 
 mod sensitive;
+pub mod spiffe;
 
 pub use sensitive::{Sensitive, ct_eq};
 

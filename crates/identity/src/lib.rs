@@ -18,6 +18,7 @@ mod files;
 mod provider;
 mod server;
 mod sni;
+mod svid;
 
 pub use ca::LocalCa;
 pub use certs::{certificate_names, load_certified_key};
@@ -26,3 +27,8 @@ pub use error::IdentityError;
 pub use provider::{crypto_provider, install_default_provider};
 pub use server::server_config;
 pub use sni::{SniEntries, SniResolver};
+pub use svid::{
+    DEFAULT_SVID_TTL, SharedTrustBundle, SpiffeClientVerifier, SpiffeServerVerifier, SvidError,
+    TrustBundle, make_csr, mtls_client_config, mtls_server_config, peer_spiffe_id, renewal_time,
+    sign_svid_csr, verify_svid,
+};

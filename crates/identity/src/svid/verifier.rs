@@ -1,0 +1,177 @@
+//! rustls verifiers for mutual TLS between workloads identified by SPIFFE ids.
+
+use std::sync::Arc;
+
+use rampart_core::spiffe::SpiffeId;
+use rustls::{
+    CertificateError, CommonState, DigitallySignedStruct, DistinguishedName, OtherError,
+    SignatureScheme,
+    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature},
+    pki_types::{CertificateDer, ServerName, UnixTime},
+    server::danger::{ClientCertVerified, ClientCertVerifier},
+};
+use x509_parser::{certificate::X509Certificate, prelude::FromDer};
+
+use super::{SharedTrustBundle, SvidError, verify};
+use crate::provider;
+
+/// Verifies client SVIDs on a server: a client certificate is mandatory, and any SPIFFE id of
+/// the bundle's trust domain is accepted. Authorization is the caller's, after the handshake,
+/// from [`peer_spiffe_id`].
+#[derive(Debug)]
+pub struct SpiffeClientVerifier {
+    bundle: SharedTrustBundle,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// Verifies a server's SVID on a client: the chain and SPIFFE rules as for clients, and the
+/// server's id must equal the one expected, so that a workload of the same trust domain
+/// cannot pose as another. The TLS server name is not used.
+#[derive(Debug)]
+pub struct SpiffeServerVerifier {
+    expected: SpiffeId,
+    bundle: SharedTrustBundle,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// The SPIFFE id of the peer's certificate, once the handshake verified it; `None` before
+/// the handshake or when the peer presented no SVID.
+pub fn peer_spiffe_id(conn: &CommonState) -> Option<SpiffeId> {
+    let leaf = conn.peer_certificates()?.first()?;
+    let (_, x509) = X509Certificate::from_der(leaf).ok()?;
+    verify::spiffe_id(&x509).ok()
+}
+
+// === impl SpiffeClientVerifier ===
+
+impl SpiffeClientVerifier {
+    /// A verifier reading the bundle current at each handshake.
+    pub fn new(bundle: SharedTrustBundle) -> Arc<Self> {
+        Arc::new(Self {
+            bundle,
+            algorithms: provider::crypto_provider().signature_verification_algorithms,
+        })
+    }
+}
+
+impl ClientCertVerifier for SpiffeClientVerifier {
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // SPIFFE clients hold one SVID; hints would only disclose the roots.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let bundle = self.bundle.load();
+        verify::verify(end_entity, intermediates, &bundle, now, self.algorithms.all)
+            .map(|_| ClientCertVerified::assertion())
+            .map_err(tls_error)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+// === impl SpiffeServerVerifier ===
+
+impl SpiffeServerVerifier {
+    /// A verifier accepting only a server whose SVID names `expected`, reading the bundle
+    /// current at each handshake.
+    pub fn new(expected: SpiffeId, bundle: SharedTrustBundle) -> Arc<Self> {
+        Arc::new(Self {
+            expected,
+            bundle,
+            algorithms: provider::crypto_provider().signature_verification_algorithms,
+        })
+    }
+
+    pub fn expected(&self) -> &SpiffeId {
+        &self.expected
+    }
+}
+
+impl ServerCertVerifier for SpiffeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let bundle = self.bundle.load();
+        let found = verify::verify(end_entity, intermediates, &bundle, now, self.algorithms.all)
+            .map_err(tls_error)?;
+        if found != self.expected {
+            return Err(tls_error(SvidError::UnexpectedId {
+                expected: self.expected.clone(),
+                found,
+            }));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+// === helpers ===
+
+/// Maps a refusal to the rustls error whose alert fits best, keeping the detail otherwise.
+fn tls_error(e: SvidError) -> rustls::Error {
+    let error = match e {
+        SvidError::Expired => CertificateError::Expired,
+        SvidError::NotYetValid => CertificateError::NotValidYet,
+        SvidError::Untrusted { .. } => CertificateError::UnknownIssuer,
+        SvidError::Malformed { .. } => CertificateError::BadEncoding,
+        e => CertificateError::Other(OtherError(Arc::new(e))),
+    };
+    rustls::Error::InvalidCertificate(error)
+}
