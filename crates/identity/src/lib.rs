@@ -1,11 +1,12 @@
 //! Rampart's certificate authority and TLS configuration: local CA, server certificates, SNI
-//! selection and reload.
+//! selection and reload, and SPIFFE workload identities (X.509-SVIDs and their verifiers).
 //!
 //! This crate owns every TLS decision of Rampart: the crypto provider (aws-lc-rs), protocol
 //! versions (TLS 1.3 and 1.2), suites (AEAD only) and key-exchange groups (post-quantum hybrid
 //! first); loading certificates and keys from PEM files; choosing a server certificate by SNI
 //! and swapping the set at run time; and the local CA that issues Rampart's own certificates
-//! when none are configured. It opens no sockets and reads no configuration: callers pass
+//! when none are configured; issuing X.509-SVIDs from workload CSRs and verifying them against
+//! a swappable trust bundle (mTLS with SPIFFE ids, no identity confusion). It opens no sockets and reads no configuration: callers pass
 //! paths and names. It never prints or logs key material, and anything insecure lives in
 //! [`danger`].
 
