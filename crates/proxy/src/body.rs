@@ -177,6 +177,8 @@ impl Body for UpstreamBody {
 pub enum ResponseBody {
     Full(Option<Bytes>),
     Upstream(Incoming),
+    /// From an endpoint's HTTP/1.1 pool.
+    Pooled(crate::upstream::PooledBody),
 }
 
 /// Called once when a response body is finished (or abandoned), with the bytes sent.
@@ -237,6 +239,7 @@ impl Body for Observed {
         let polled = match &mut this.inner {
             ResponseBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Pooled(body) => Pin::new(body).poll_frame(cx),
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -261,6 +264,7 @@ impl Body for Observed {
         match &self.inner {
             ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             ResponseBody::Upstream(b) => b.size_hint(),
+            ResponseBody::Pooled(b) => b.size_hint(),
         }
     }
 }
@@ -270,6 +274,7 @@ impl Observed {
         match &self.inner {
             ResponseBody::Full(b) => b.is_none(),
             ResponseBody::Upstream(b) => b.is_end_stream(),
+            ResponseBody::Pooled(b) => b.is_end_stream(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
+use crate::upstream::H1Pool;
 use http::uri::{Authority, Scheme};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -49,6 +50,9 @@ pub struct Endpoint {
     /// `host:port`, for events.
     pub label: Arc<str>,
     pub in_flight: AtomicUsize,
+    /// The endpoint's own HTTP/1.1 connection pool (`None` for h2 clusters, which use the
+    /// cluster's pooled client).
+    pub h1: Option<Arc<H1Pool>>,
 }
 
 /// Marks a request in flight on an endpoint until dropped (for least-request balancing).
@@ -80,24 +84,6 @@ impl ClusterRt {
 
 impl Pool {
     fn new(config: &Cluster, timeouts: &Timeouts) -> Result<Self, ProxyError> {
-        let endpoints = config
-            .endpoints
-            .iter()
-            .map(|e| {
-                e.parse::<Authority>()
-                    .map(|authority| Endpoint {
-                        label: Arc::from(authority.as_str()),
-                        authority,
-                        in_flight: AtomicUsize::new(0),
-                    })
-                    .map_err(|_| {
-                        ProxyError::Config(format!(
-                            "cluster `{}`: invalid endpoint `{e}`",
-                            config.name
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let h2 = config.protocol == UpstreamProtocol::Http2;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -105,6 +91,43 @@ impl Pool {
         http.set_connect_timeout(Some(timeouts.upstream_connect.0));
         http.set_keepalive(Some(Duration::from_secs(60)));
         let connector = connector(config, http, h2)?;
+        let scheme = if config.tls.is_some() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|e| {
+                let invalid = || {
+                    ProxyError::Config(format!("cluster `{}`: invalid endpoint `{e}`", config.name))
+                };
+                let authority = e.parse::<Authority>().map_err(|_| invalid())?;
+                let h1 = if h2 {
+                    None
+                } else {
+                    let target = http::Uri::builder()
+                        .scheme(scheme.clone())
+                        .authority(authority.clone())
+                        .path_and_query("/")
+                        .build()
+                        .map_err(|_| invalid())?;
+                    Some(Arc::new(H1Pool::new(
+                        connector.clone(),
+                        target,
+                        config.max_idle_per_endpoint,
+                        timeouts.upstream_connect.0,
+                    )))
+                };
+                Ok(Endpoint {
+                    label: Arc::from(authority.as_str()),
+                    authority,
+                    in_flight: AtomicUsize::new(0),
+                    h1,
+                })
+            })
+            .collect::<Result<Vec<_>, ProxyError>>()?;
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -116,11 +139,7 @@ impl Pool {
         Ok(Self {
             endpoints,
             client: builder.build(connector),
-            scheme: if config.tls.is_some() {
-                Scheme::HTTPS
-            } else {
-                Scheme::HTTP
-            },
+            scheme,
             version: if h2 {
                 http::Version::HTTP_2
             } else {

@@ -14,6 +14,7 @@ use crate::hygiene::{self, Refusal, X_REQUEST_ID};
 use crate::path;
 use crate::shared::{ConnInfo, Shared};
 use crate::snapshot::{RouteRt, Snapshot};
+use crate::upstream::UpstreamError;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use hyper::body::Incoming;
 use rampart_events::{AccessEvent, Decision, Event, SecurityKind};
@@ -288,17 +289,34 @@ async fn proxy(
         Target::Endpoints(pool) => {
             let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
             cx.upstream = Some(endpoint.label.clone());
-            parts.uri = build_uri(
-                Some((&pool.scheme, &endpoint.authority)),
-                &upstream_path,
-                query.as_deref(),
-            )
-            .map_err(|_| answer(400, "bad_path"))?;
+            // HTTP/1.1 upstreams take origin-form (the `Host` header is set above); the
+            // h2 client wants the absolute form.
+            let target = if endpoint.h1.is_some() {
+                None
+            } else {
+                Some((&pool.scheme, &endpoint.authority))
+            };
+            parts.uri = build_uri(target, &upstream_path, query.as_deref())
+                .map_err(|_| answer(400, "bad_path"))?;
             parts.version = pool.version;
             let req = Request::from_parts(parts, up_body);
             let sent = Instant::now();
             let _in_flight = endpoint.start();
-            let result = tokio::time::timeout(route.timeout, pool.client.request(req)).await;
+            let send = async {
+                match &endpoint.h1 {
+                    Some(h1) => h1
+                        .send(req)
+                        .await
+                        .map(|r| r.map(|b| Observed::new(ResponseBody::Pooled(b), None))),
+                    None => pool
+                        .client
+                        .request(req)
+                        .await
+                        .map(|r| r.map(|b| Observed::new(ResponseBody::Upstream(b), None)))
+                        .map_err(UpstreamError::Legacy),
+                }
+            };
+            let result = tokio::time::timeout(route.timeout, send).await;
             cx.upstream_us = Some(sent.elapsed().as_micros() as u64);
             match result {
                 Err(_) => {
@@ -306,7 +324,7 @@ async fn proxy(
                     return Err(answer(504, "upstream_timeout"));
                 }
                 Ok(Err(e)) => return Err(classify(shared, &route, &e)),
-                Ok(Ok(resp)) => resp.map(|b| Observed::new(ResponseBody::Upstream(b), None)),
+                Ok(Ok(resp)) => resp,
             }
         }
     };
@@ -339,7 +357,7 @@ fn build_uri(
 }
 
 /// Sorts an upstream failure: the client's body (400/413) or the upstream (502).
-fn classify(shared: &Shared, route: &RouteRt, e: &hyper_util::client::legacy::Error) -> Answer {
+fn classify(shared: &Shared, route: &RouteRt, e: &UpstreamError) -> Answer {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(b) = err.downcast_ref::<body::BodyError>() {
@@ -362,7 +380,7 @@ fn classify(shared: &Shared, route: &RouteRt, e: &hyper_util::client::legacy::Er
         "protocol"
     };
     upstream_error(shared, route, kind);
-    tracing::debug!(route = %route.name, error = %e, "upstream request failed");
+    tracing::debug!(route = %route.name, error = ?e, "upstream request failed");
     answer(
         502,
         if e.is_connect() {

@@ -21,6 +21,7 @@ pub mod path;
 mod server;
 mod shared;
 mod snapshot;
+mod upstream;
 
 pub use error::ProxyError;
 pub use gateway::{Gateway, GatewayHandle, GatewayOptions};
