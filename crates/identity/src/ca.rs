@@ -19,6 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::{IdentityError, certs, files};
 
+mod upstream;
+
 const CERT_FILE: &str = "ca.pem";
 const KEY_FILE: &str = "ca-key.pem";
 const COMMON_NAME: &str = "Rampart local CA";
@@ -35,6 +37,8 @@ pub struct LocalCa {
     cert_der: CertificateDer<'static>,
     cert_path: PathBuf,
     issuer: Issuer<'static, KeyPair>,
+    /// For an intermediate CA, the operator's CA it chains to; `None` for a root.
+    upstream: Option<upstream::Upstream>,
 }
 
 // === impl LocalCa ===
@@ -64,12 +68,13 @@ impl LocalCa {
         }
     }
 
-    /// The CA certificate in PEM, for clients to trust.
+    /// This CA's own certificate in PEM: for a root CA, what clients trust; for an
+    /// intermediate, see [`chain_pem`](Self::chain_pem) and [`root_pem`](Self::root_pem).
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
     }
 
-    /// The CA certificate in DER, e.g. for a `rustls::RootCertStore`.
+    /// This CA's own certificate in DER (for a root CA, e.g. for a `rustls::RootCertStore`).
     pub fn cert_der(&self) -> &CertificateDer<'static> {
         &self.cert_der
     }
@@ -81,7 +86,8 @@ impl LocalCa {
 
     /// Issues a server certificate (ECDSA P-256, valid 90 days, digitalSignature, serverAuth)
     /// for DNS names and IP addresses such as `localhost`, `127.0.0.1` or `::1`. The first
-    /// name is also the subject's common name.
+    /// name is also the subject's common name. The returned chain is the certificate followed
+    /// by [`chain_der`](Self::chain_der) (nothing more for a root CA).
     pub fn issue_server_cert(&self, names: &[String]) -> Result<Arc<CertifiedKey>, IdentityError> {
         let first = names.first().ok_or(IdentityError::NoNames)?;
         for name in names {
@@ -100,7 +106,9 @@ impl LocalCa {
         let cert = self.sign(&params, &key)?;
         let key_der = Zeroizing::new(PrivateKeyDer::from(key));
         let signing_key = any_supported_type(&key_der)?;
-        Ok(Arc::new(CertifiedKey::new(vec![cert], signing_key)))
+        let mut chain = vec![cert];
+        chain.extend(self.chain_der().iter().cloned());
+        Ok(Arc::new(CertifiedKey::new(chain, signing_key)))
     }
 
     /// Signs a certificate for `public_key` as described by `params`, with this CA as issuer
@@ -140,6 +148,7 @@ impl LocalCa {
             cert_der: cert.der().clone(),
             cert_path,
             issuer: Issuer::new(params, key),
+            upstream: None,
         })
     }
 
@@ -184,6 +193,7 @@ impl LocalCa {
             cert_der,
             cert_path,
             issuer,
+            upstream: None,
         })
     }
 }

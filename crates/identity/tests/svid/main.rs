@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod handshake;
+mod intermediate;
 mod issue;
 mod refusals;
 mod rollover;
