@@ -103,6 +103,34 @@ pub struct ConfigVersionInfo {
     pub error: Option<String>,
 }
 
+/// `POST /v1/identity/join-tokens`: a one-time token for a workload's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateJoinToken {
+    pub service: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// How long the token can be redeemed: 1 to 86400 seconds.
+    #[serde(default = "default_join_token_ttl_secs")]
+    pub ttl_secs: u64,
+}
+
+/// The answer to [`CreateJoinToken`] (`201`): the only time the token is shown.
+///
+/// `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinTokenCreated {
+    /// `rampart-join.<id>.<secret>.<ca fingerprint>`.
+    pub token: String,
+    /// The identity the token is for: `spiffe://<trust domain>/ns/<namespace>/sa/<service>`.
+    pub spiffe_id: String,
+    pub expires_at_ms: i64,
+}
+
+/// The namespace of a join token when none is given.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// The ttl of a join token when none is given.
+pub const DEFAULT_JOIN_TOKEN_TTL_SECS: u64 = 600;
+
 /// The body of every error answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -169,7 +197,27 @@ impl Health {
     }
 }
 
+// === impl JoinTokenCreated ===
+
+impl std::fmt::Debug for JoinTokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinTokenCreated")
+            .field("token", &"**REDACTED**")
+            .field("spiffe_id", &self.spiffe_id)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
+}
+
 // === helpers ===
+
+fn default_namespace() -> String {
+    DEFAULT_NAMESPACE.to_owned()
+}
+
+fn default_join_token_ttl_secs() -> u64 {
+    DEFAULT_JOIN_TOKEN_TTL_SECS
+}
 
 fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"._:@-".contains(&b)

@@ -20,7 +20,10 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     ControlError,
-    api::{ConfigVersions, ErrorBody, Health, Heartbeat, HeartbeatAck, Status},
+    api::{
+        ConfigVersions, CreateJoinToken, ErrorBody, Health, Heartbeat, HeartbeatAck,
+        JoinTokenCreated, Status,
+    },
 };
 
 /// Where the CLI finds the control plane unless told otherwise.
@@ -153,6 +156,18 @@ impl ControlClient {
         let path = format!("/v1/config/versions?limit={limit}");
         let answer = self.call(Method::GET, &path, None).await?;
         answer.decode(&[StatusCode::OK])
+    }
+
+    /// `POST /v1/identity/join-tokens`: a one-time token for a workload's identity.
+    pub async fn create_join_token(
+        &self,
+        request: &CreateJoinToken,
+    ) -> Result<JoinTokenCreated, ControlError> {
+        let body = json(request)?;
+        let answer = self
+            .call(Method::POST, "/v1/identity/join-tokens", Some(body))
+            .await?;
+        answer.decode(&[StatusCode::CREATED])
     }
 
     async fn call(

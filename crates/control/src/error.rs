@@ -76,6 +76,21 @@ pub enum ControlError {
     #[error("invalid proxy id `{id}`: use 1 to 128 letters, digits and `._:@-`")]
     InvalidProxyId { id: String },
 
+    /// A join token could not be created as asked.
+    #[error("invalid join token request: {reason}")]
+    InvalidJoinTokenRequest { reason: String },
+
+    /// A string is not a join token; the message never repeats it.
+    #[error("malformed join token: {reason}")]
+    MalformedJoinToken { reason: &'static str },
+
+    /// A join token was refused: `malformed`, `unknown`, `already used` or `expired`.
+    #[error("join token rejected: {reason}")]
+    JoinTokenRejected { reason: &'static str },
+
+    #[error("cannot generate random bytes")]
+    RandomBytes,
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }

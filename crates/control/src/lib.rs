@@ -12,6 +12,7 @@ mod admin_token;
 pub mod api;
 mod client;
 mod error;
+mod join_tokens;
 mod registry;
 mod server;
 
@@ -20,5 +21,9 @@ pub use crate::client::{
     CA_ENV, ControlClient, DEFAULT_CONTROL_URL, TOKEN_ENV, default_ca_path, default_token_path,
 };
 pub use crate::error::ControlError;
+pub use crate::join_tokens::{
+    JOIN_TOKEN_PREFIX, JoinTokens, MAX_JOIN_TOKEN_TTL, NewJoinToken, ParsedJoinToken,
+    ca_fingerprint, parse_token,
+};
 pub use crate::registry::{LocalProxy, Registry};
 pub use crate::server::{ControlHandle, ControlOptions, ControlPlane, Limits, server_alpn};

@@ -10,13 +10,14 @@ mod state;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use rampart_core::spiffe::TrustDomain;
 use rampart_events::EventBus;
 use rampart_store::{ProxyRecord, Store};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_rustls::TlsAcceptor;
 
 use crate::{
-    AdminToken, ControlError,
+    AdminToken, ControlError, JoinTokens,
     registry::{LocalProxy, Registry},
 };
 
@@ -40,6 +41,10 @@ pub struct ControlOptions {
     pub proxy_ttl: Duration,
     /// The version reported by `/v1/health`.
     pub version: String,
+    /// The trust domain of the workload identities this control plane hands out.
+    pub trust_domain: TrustDomain,
+    /// The DER of the CA certificate workloads pin; join tokens carry its SHA-256.
+    pub ca_der: Vec<u8>,
 }
 
 /// Bounds on what one client, and all of them together, can make the server do.
@@ -74,6 +79,7 @@ pub struct Limits {
 pub struct ControlHandle {
     local_addr: SocketAddr,
     registry: Registry,
+    join_tokens: JoinTokens,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -104,8 +110,14 @@ impl ControlPlane {
         let local_addr = listener.local_addr().map_err(bind_err)?;
 
         let registry = Registry::new(options.store.clone(), options.proxy_ttl);
+        let join_tokens = JoinTokens::new(
+            options.store.clone(),
+            options.bus.clone(),
+            options.trust_domain.clone(),
+            &options.ca_der,
+        );
         let acceptor = TlsAcceptor::from(options.tls.clone());
-        let state = state::AppState::new(options, registry.clone(), &limits);
+        let state = state::AppState::new(options, registry.clone(), join_tokens.clone(), &limits);
         let app = routes::router(state, &limits);
         let (shutdown, signal) = watch::channel(false);
         let task = tokio::spawn(listener::serve(listener, acceptor, app, limits, signal));
@@ -113,6 +125,7 @@ impl ControlPlane {
         Ok(ControlHandle {
             local_addr,
             registry,
+            join_tokens,
             shutdown,
             task: Some(task),
         })
@@ -130,6 +143,11 @@ impl ControlHandle {
     /// The proxy registry the API serves.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The join tokens the API creates, to redeem them.
+    pub fn join_tokens(&self) -> &JoinTokens {
+        &self.join_tokens
     }
 
     /// Registers a proxy of this process; see [`Registry::register_local`].

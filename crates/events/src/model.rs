@@ -78,6 +78,8 @@ pub enum SecurityKind {
     /// A new configuration was refused; the old one keeps serving.
     ConfigRejected,
     ConfigApplied,
+    /// A join token was refused (malformed, unknown, already used or expired).
+    JoinTokenRejected,
 }
 
 /// A security-relevant occurrence, outside or beside an access event.

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +44,40 @@ pub enum Command {
     Config(ConfigCommand),
     /// Show the control plane's health and the proxies connected to it.
     Status(StatusArgs),
+    /// Workload identities.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Create a one-time token that lets a workload obtain its identity. It is shown only once.
+    JoinToken(JoinTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JoinTokenArgs {
+    /// The workload's service name (the `sa` of its SPIFFE id).
+    #[arg(long)]
+    pub service: String,
+    /// The workload's namespace.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// How long the token can be redeemed, e.g. `10m`, `1h` (1 s to 24 h).
+    #[arg(long, default_value = "10m", value_parser = parse_ttl)]
+    pub ttl: Duration,
+    /// Control-plane URL.
+    #[arg(
+        long,
+        default_value = "https://127.0.0.1:7400",
+        env = "RAMPART_CONTROL"
+    )]
+    pub control: String,
+    #[command(flatten)]
+    pub auth: ControlAuth,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -107,4 +142,30 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A duration such as `10m` or `1h30m`, in whole seconds, at least one.
+fn parse_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if ttl.subsec_nanos() != 0 {
+        return Err("use whole seconds".to_owned());
+    }
+    if ttl.is_zero() {
+        return Err("must be at least 1s".to_owned());
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_are_humantime_in_whole_seconds() {
+        assert_eq!(parse_ttl("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_ttl("1h 30s"), Ok(Duration::from_secs(3630)));
+        for bad in ["", "0s", "1500ms", "ten minutes"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
 }

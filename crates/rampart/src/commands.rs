@@ -2,10 +2,11 @@
 
 mod config;
 mod gateway;
+mod identity;
 mod status;
 mod up;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, IdentityCommand};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gateway(args) => gateway::run(args),
         Command::Config(ConfigCommand::Check { file, json }) => config::check(&file, json),
         Command::Status(args) => status::run(args),
+        Command::Identity(IdentityCommand::JoinToken(args)) => identity::join_token(args),
     }
 }
 

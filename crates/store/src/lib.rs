@@ -21,5 +21,5 @@ mod time;
 mod url;
 
 pub use crate::error::StoreError;
-pub use crate::records::{ConfigVersion, ProxyRecord};
+pub use crate::records::{ConfigVersion, JoinTokenRecord, ProxyRecord, Redeemed};
 pub use crate::store::{Store, StoreOptions};

@@ -16,17 +16,31 @@ pub(crate) struct Embedded {
     sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "join_tokens",
+        sql: include_str!("../migrations/sqlite/0002_join_tokens.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "join_tokens",
+        sql: include_str!("../migrations/postgres/0002_join_tokens.sql"),
+    },
+];
 
 /// A migrator over `set`, built by hand because `sqlx::migrate!` needs sqlx's `macros` feature.
 pub(crate) fn migrator(set: &[Embedded]) -> Migrator {

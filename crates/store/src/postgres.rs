@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::error::StoreError;
 use crate::migrations;
-use crate::records::{ConfigVersion, ProxyRecord};
+use crate::records::{ConfigVersion, JoinTokenRecord, ProxyRecord, Redeemed, refusal};
 use crate::store::{POOL_ACQUIRE_TIMEOUT, StoreOptions, connect_within};
 use crate::time::to_millis;
 
@@ -155,5 +155,65 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(ConfigVersion::from_row).collect()
+    }
+
+    pub(crate) async fn insert_join_token(&self, t: &JoinTokenRecord) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO join_tokens (id, secret_hash, trust_domain, namespace, service,
+                created_at_ms, expires_at_ms, used_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&t.id)
+        .bind(&t.secret_hash)
+        .bind(&t.trust_domain)
+        .bind(&t.namespace)
+        .bind(&t.service)
+        .bind(to_millis(t.created_at))
+        .bind(to_millis(t.expires_at))
+        .bind(t.used_at.map(to_millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One atomic `UPDATE … RETURNING`: of concurrent redeemers, exactly one matches.
+    pub(crate) async fn redeem_join_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        now: SystemTime,
+    ) -> sqlx::Result<Redeemed> {
+        let now = to_millis(now);
+        let row = sqlx::query(
+            "UPDATE join_tokens SET used_at_ms = $1
+             WHERE id = $2 AND secret_hash = $3 AND used_at_ms IS NULL AND expires_at_ms > $4
+             RETURNING id, secret_hash, trust_domain, namespace, service, created_at_ms, expires_at_ms, used_at_ms",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(secret_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return JoinTokenRecord::from_row(&row).map(Redeemed::Accepted);
+        }
+        let state: Option<(Option<i64>, i64)> = sqlx::query_as(
+            "SELECT used_at_ms, expires_at_ms FROM join_tokens WHERE id = $1 AND secret_hash = $2",
+        )
+        .bind(id)
+        .bind(secret_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(refusal(state, now))
+    }
+
+    pub(crate) async fn list_join_tokens(&self) -> sqlx::Result<Vec<JoinTokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, secret_hash, trust_domain, namespace, service, created_at_ms, expires_at_ms, used_at_ms FROM join_tokens ORDER BY created_at_ms, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(JoinTokenRecord::from_row).collect()
     }
 }

@@ -39,6 +39,37 @@ pub struct ConfigVersion {
     pub error: Option<String>,
 }
 
+/// A one-time token that bootstraps a workload's identity.
+///
+/// Only the hash of the secret is stored. Times are stored with millisecond precision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinTokenRecord {
+    /// The token's public id.
+    pub id: String,
+    /// The hex SHA-256 of the token's secret.
+    pub secret_hash: String,
+    pub trust_domain: String,
+    pub namespace: String,
+    pub service: String,
+    pub created_at: SystemTime,
+    pub expires_at: SystemTime,
+    /// When the token was redeemed; `None` while it is unused.
+    pub used_at: Option<SystemTime>,
+}
+
+/// The outcome of [`Store::redeem_join_token`](crate::Store::redeem_join_token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The token was valid and is now used; the record as it is after redeeming.
+    Accepted(JoinTokenRecord),
+    /// No token has this id and secret hash.
+    Unknown,
+    /// The token was redeemed before.
+    AlreadyUsed,
+    /// The token expired unused.
+    Expired,
+}
+
 // === impl ProxyRecord ===
 
 impl ProxyRecord {
@@ -82,5 +113,43 @@ impl ConfigVersion {
             accepted: row.try_get("accepted")?,
             error: row.try_get("error")?,
         })
+    }
+}
+
+// === impl JoinTokenRecord ===
+
+impl JoinTokenRecord {
+    pub(crate) fn from_row<'r, R>(row: &'r R) -> Result<Self, sqlx::Error>
+    where
+        R: Row,
+        &'static str: ColumnIndex<R>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let used_at: Option<i64> = row.try_get("used_at_ms")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            secret_hash: row.try_get("secret_hash")?,
+            trust_domain: row.try_get("trust_domain")?,
+            namespace: row.try_get("namespace")?,
+            service: row.try_get("service")?,
+            created_at: from_millis(row.try_get("created_at_ms")?),
+            expires_at: from_millis(row.try_get("expires_at_ms")?),
+            used_at: used_at.map(from_millis),
+        })
+    }
+}
+
+/// Why a redeem that matched no unused, unexpired token failed, from the token's
+/// `(used_at_ms, expires_at_ms)` when the id and secret hash matched a row.
+pub(crate) fn refusal(state: Option<(Option<i64>, i64)>, now_ms: i64) -> Redeemed {
+    match state {
+        None => Redeemed::Unknown,
+        Some((Some(_), _)) => Redeemed::AlreadyUsed,
+        Some((None, expires_at_ms)) if expires_at_ms <= now_ms => Redeemed::Expired,
+        // Unused and unexpired yet not updated: cannot happen, as `used_at_ms` is only ever
+        // set; refuse it all the same.
+        Some((None, _)) => Redeemed::AlreadyUsed,
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::StoreError;
 use crate::postgres::{self, PgStore};
-use crate::records::{ConfigVersion, ProxyRecord};
+use crate::records::{ConfigVersion, JoinTokenRecord, ProxyRecord, Redeemed};
 use crate::sqlite::{self, SqliteStore};
 use crate::url::{Target, parse, redact};
 
@@ -152,6 +152,34 @@ impl Store {
     pub async fn list_config_versions(&self, limit: u32) -> Result<Vec<ConfigVersion>, StoreError> {
         dispatch!(self, "list_config_versions", |b| b
             .list_config_versions(limit))
+    }
+
+    /// Stores a new join token (its id must be new).
+    pub async fn insert_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError> {
+        dispatch!(self, "insert_join_token", |b| b.insert_join_token(token))
+    }
+
+    /// Marks the token `id` used, atomically, if its secret hash is `secret_hash`, it is
+    /// unused and it expires after `now`; otherwise says why not.
+    ///
+    /// Of any number of concurrent calls for one token, at most one gets
+    /// [`Redeemed::Accepted`]. A wrong secret is [`Redeemed::Unknown`], like a wrong id.
+    pub async fn redeem_join_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        now: SystemTime,
+    ) -> Result<Redeemed, StoreError> {
+        dispatch!(self, "redeem_join_token", |b| b.redeem_join_token(
+            id,
+            secret_hash,
+            now
+        ))
+    }
+
+    /// Every join token, used or not, oldest first.
+    pub async fn list_join_tokens(&self) -> Result<Vec<JoinTokenRecord>, StoreError> {
+        dispatch!(self, "list_join_tokens", |b| b.list_join_tokens())
     }
 }
 

@@ -124,7 +124,8 @@ impl ApiError {
 impl From<ControlError> for ApiError {
     fn from(error: ControlError) -> Self {
         match error {
-            ControlError::InvalidHeartbeat { reason } => Self::bad_request(reason),
+            ControlError::InvalidHeartbeat { reason }
+            | ControlError::InvalidJoinTokenRequest { reason } => Self::bad_request(reason),
             ControlError::Store(error) => {
                 tracing::error!(%error, "control api: store failure");
                 Self::store_unavailable()

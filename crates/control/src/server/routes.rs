@@ -6,6 +6,7 @@
 
 mod config;
 mod health;
+mod join_tokens;
 mod proxies;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
@@ -18,6 +19,7 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(health::routes())
         .merge(proxies::routes())
         .merge(config::routes())
+        .merge(join_tokens::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -8,7 +8,7 @@ use tokio::{sync::Semaphore, time::Instant};
 
 use super::{ControlOptions, Limits, auth::FailureLimiter};
 use crate::{
-    AdminToken,
+    AdminToken, JoinTokens,
     api::{Health, HealthState},
     registry::Registry,
 };
@@ -25,6 +25,7 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
     pub(crate) registry: Registry,
+    pub(crate) join_tokens: JoinTokens,
     pub(crate) version: String,
     pub(crate) started: Instant,
     pub(crate) failures: FailureLimiter,
@@ -35,12 +36,18 @@ pub(crate) struct AppState {
 // === impl AppState ===
 
 impl AppState {
-    pub(crate) fn new(options: ControlOptions, registry: Registry, limits: &Limits) -> SharedState {
+    pub(crate) fn new(
+        options: ControlOptions,
+        registry: Registry,
+        join_tokens: JoinTokens,
+        limits: &Limits,
+    ) -> SharedState {
         Arc::new(Self {
             token: options.token,
             store: options.store,
             bus: options.bus,
             registry,
+            join_tokens,
             version: options.version,
             started: Instant::now(),
             failures: FailureLimiter::new(limits.max_auth_failures, limits.auth_failure_window),

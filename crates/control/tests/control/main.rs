@@ -7,6 +7,7 @@
 
 mod auth;
 mod errors;
+mod join_tokens;
 mod proxies;
 mod support;
 mod tls;

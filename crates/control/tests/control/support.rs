@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 pub const VERSION: &str = "9.9.9-test";
+pub const TRUST_DOMAIN: &str = "rampart.local";
 
 pub struct Plane {
     /// Holds the CA, the store and the token until the test ends.
@@ -32,6 +33,8 @@ pub struct Plane {
     pub bus: EventBus,
     pub store: Store,
     pub ca_path: PathBuf,
+    /// The DER of the control plane's CA certificate.
+    pub ca_der: Vec<u8>,
     pub url: String,
 }
 
@@ -70,11 +73,14 @@ pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
         bus: bus.clone(),
         proxy_ttl,
         version: VERSION.to_owned(),
+        trust_domain: TRUST_DOMAIN.parse().unwrap(),
+        ca_der: ca.cert_der().to_vec(),
     };
     let handle = ControlPlane::start_with(options, limits).await.unwrap();
     let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
     Plane {
         ca_path: ca.cert_path().to_owned(),
+        ca_der: ca.cert_der().to_vec(),
         _dir: dir,
         handle,
         token,

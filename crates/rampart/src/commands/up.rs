@@ -3,6 +3,7 @@
 use crate::cli::UpArgs;
 use anyhow::Context;
 use rampart_control::{AdminToken, ControlOptions, ControlPlane};
+use rampart_core::spiffe::TrustDomain;
 use rampart_events::EventBus;
 use rampart_identity::{LocalCa, SniResolver};
 use rampart_proxy::{Gateway, GatewayOptions};
@@ -11,6 +12,9 @@ use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// The trust domain of the workload identities `rampart up` hands out.
+const TRUST_DOMAIN: &str = "rampart.local";
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let config = super::gateway::load_config(args.config.as_ref())?;
@@ -52,6 +56,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             bus: bus.clone(),
             proxy_ttl: config.control.proxy_ttl.0,
             version: rampart_core::VERSION.to_string(),
+            trust_domain: TrustDomain::parse(TRUST_DOMAIN)?,
+            ca_der: ca.cert_der().to_vec(),
         })
         .await
         .context("cannot start the control plane")?;

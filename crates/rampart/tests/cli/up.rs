@@ -108,6 +108,37 @@ async fn up_serves_requests_and_guards_the_control_plane() {
     );
     let v: serde_json::Value = serde_json::from_str(&ok.stdout()).unwrap();
     assert_eq!(v["status"], "ok");
+
+    // A join token for a workload, pinned to the control plane's CA.
+    let mut join = RampartProcess::spawn(
+        BIN,
+        &[
+            "identity",
+            "join-token",
+            "--service",
+            "orders",
+            "--ttl",
+            "5m",
+            "--control",
+            &control,
+            "--ca",
+            ca.to_str().unwrap(),
+            "--json",
+        ],
+        &[("RAMPART_TOKEN", token.trim())],
+    );
+    assert!(
+        join.wait_exit(WAIT).await.unwrap().success(),
+        "{}",
+        join.output()
+    );
+    let j: serde_json::Value = serde_json::from_str(&join.stdout()).unwrap();
+    assert_eq!(
+        j["spiffe_id"],
+        "spiffe://rampart.local/ns/default/sa/orders"
+    );
+    assert!(j["token"].as_str().unwrap().starts_with("rampart-join."));
+    assert!(j["expires_at_ms"].as_i64().unwrap() > 0);
     let proxies = v["proxies"].as_array().unwrap();
     assert!(
         proxies

@@ -45,4 +45,8 @@ on_both_backends!(
     meta_round_trip_overwrite_delete,
     config_versions_newest_first_with_limit,
     concurrent_writes_all_land,
+    join_token_is_single_use,
+    join_token_expires,
+    join_token_with_wrong_secret_is_unknown,
+    concurrent_redeems_of_one_join_token_succeed_once,
 );

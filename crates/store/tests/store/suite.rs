@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rampart_store::{ConfigVersion, ProxyRecord};
+use rampart_store::{ConfigVersion, JoinTokenRecord, ProxyRecord, Redeemed};
 
 use crate::harness::TestDb;
 
@@ -205,4 +205,109 @@ pub async fn concurrent_writes_all_land(db: &TestDb) {
             );
         }
     }
+}
+
+fn join_token(id: &str, expires_at_ms: u64) -> JoinTokenRecord {
+    JoinTokenRecord {
+        id: id.to_owned(),
+        secret_hash: format!("{id}-hash"),
+        trust_domain: "rampart.local".to_owned(),
+        namespace: "default".to_owned(),
+        service: "orders".to_owned(),
+        created_at: at(1_700_000_000_000),
+        expires_at: at(expires_at_ms),
+        used_at: None,
+    }
+}
+
+pub async fn join_token_is_single_use(db: &TestDb) {
+    let store = db.open().await;
+    let token = join_token("t1", 1_700_000_600_000);
+    store.insert_join_token(&token).await.unwrap();
+    assert_eq!(store.list_join_tokens().await.unwrap(), vec![token.clone()]);
+
+    let now = at(1_700_000_001_000);
+    let redeemed = store.redeem_join_token("t1", "t1-hash", now).await.unwrap();
+    let used = JoinTokenRecord {
+        used_at: Some(now),
+        ..token
+    };
+    assert_eq!(redeemed, Redeemed::Accepted(used.clone()));
+    assert_eq!(
+        store
+            .redeem_join_token("t1", "t1-hash", at(1_700_000_002_000))
+            .await
+            .unwrap(),
+        Redeemed::AlreadyUsed
+    );
+    assert_eq!(store.list_join_tokens().await.unwrap(), vec![used]);
+}
+
+pub async fn join_token_expires(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .insert_join_token(&join_token("t1", 1_700_000_600_000))
+        .await
+        .unwrap();
+    // Expiry is exclusive: at the expiry instant the token is already refused.
+    for now in [1_700_000_600_000, 1_700_000_600_001] {
+        assert_eq!(
+            store
+                .redeem_join_token("t1", "t1-hash", at(now))
+                .await
+                .unwrap(),
+            Redeemed::Expired
+        );
+    }
+    assert_eq!(store.list_join_tokens().await.unwrap()[0].used_at, None);
+}
+
+pub async fn join_token_with_wrong_secret_is_unknown(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .insert_join_token(&join_token("t1", 1_700_000_600_000))
+        .await
+        .unwrap();
+    let now = at(1_700_000_001_000);
+    assert_eq!(
+        store.redeem_join_token("t1", "wrong", now).await.unwrap(),
+        Redeemed::Unknown
+    );
+    assert_eq!(
+        store.redeem_join_token("t2", "t1-hash", now).await.unwrap(),
+        Redeemed::Unknown
+    );
+    // The failed attempts did not use the token up.
+    assert!(matches!(
+        store.redeem_join_token("t1", "t1-hash", now).await.unwrap(),
+        Redeemed::Accepted(_)
+    ));
+}
+
+pub async fn concurrent_redeems_of_one_join_token_succeed_once(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .insert_join_token(&join_token("t1", 1_700_000_600_000))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .redeem_join_token("t1", "t1-hash", at(1_700_000_001_000))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Redeemed::Accepted(_) => accepted += 1,
+            Redeemed::AlreadyUsed => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(accepted, 1);
 }
