@@ -126,6 +126,42 @@ pub struct JoinTokenCreated {
     pub expires_at_ms: i64,
 }
 
+/// `POST /v1/identity/svid`: a new workload's first SVID, authenticated by a join token.
+///
+/// Only the CSR travels: the workload's key never leaves it. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSvid {
+    /// `rampart-join.<id>.<secret>.<ca fingerprint>`; redeemed (once) by this request.
+    pub join_token: String,
+    /// A PKCS#10 certificate signing request in PEM (`CERTIFICATE REQUEST`).
+    pub csr_pem: String,
+}
+
+/// `POST /v1/identity/svid/renew`: a new SVID for the identity of the client certificate
+/// (the workload's current SVID) presented over mTLS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewSvid {
+    /// A PKCS#10 certificate signing request in PEM, typically for a fresh key.
+    pub csr_pem: String,
+}
+
+/// The answer to [`RequestSvid`] and [`RenewSvid`] (`200`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SvidIssued {
+    /// `spiffe://<trust domain>/ns/<namespace>/sa/<service>`.
+    pub spiffe_id: String,
+    /// The SVID (leaf) first, then any intermediate CA certificates, each in PEM.
+    pub svid_chain_pem: Vec<String>,
+    /// The trust bundle: the roots of the trust domain, each in PEM.
+    pub bundle_pem: Vec<String>,
+    /// The SVID's notAfter.
+    pub expires_at_ms: i64,
+    /// When to renew: half-way through the SVID's validity.
+    pub renew_after_ms: i64,
+}
+
 /// The namespace of a join token when none is given.
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// The ttl of a join token when none is given.
@@ -205,6 +241,17 @@ impl std::fmt::Debug for JoinTokenCreated {
             .field("token", &"**REDACTED**")
             .field("spiffe_id", &self.spiffe_id)
             .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
+}
+
+// === impl RequestSvid ===
+
+impl std::fmt::Debug for RequestSvid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSvid")
+            .field("join_token", &"**REDACTED**")
+            .field("csr_pem", &self.csr_pem)
             .finish()
     }
 }

@@ -16,13 +16,14 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 use rampart_core::Sensitive;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     ControlError,
     api::{
         ConfigVersions, CreateJoinToken, ErrorBody, Health, Heartbeat, HeartbeatAck,
-        JoinTokenCreated, Status,
+        JoinTokenCreated, RenewSvid, RequestSvid, Status, SvidIssued,
     },
 };
 
@@ -44,7 +45,9 @@ const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub struct ControlClient {
     base: String,
-    authorization: HeaderValue,
+    /// The admin token's header; `None` for a workload's client.
+    authorization: Option<HeaderValue>,
+    ca_path: PathBuf,
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
@@ -69,15 +72,50 @@ impl ControlClient {
         token: Sensitive<String>,
         ca_pem_path: &Path,
     ) -> Result<Self, ControlError> {
-        let base = parse_base(url)?;
         let bearer = Sensitive::new(format!("Bearer {}", token.expose()));
         let mut authorization =
             HeaderValue::from_str(bearer.expose()).map_err(|_| ControlError::InvalidToken {
                 reason: "the token holds characters an http header cannot carry",
             })?;
         authorization.set_sensitive(true);
-
         let tls = rampart_identity::client_config(Some(ca_pem_path), false, Vec::new())?;
+        Self::build(url, Some(authorization), ca_pem_path, tls)
+    }
+
+    /// A client for a workload, which holds no admin token: it can only
+    /// [`request_svid`](Self::request_svid) with a join token, and
+    /// [`renew_svid`](Self::renew_svid) once built
+    /// [`with_client_identity`](Self::with_client_identity).
+    pub fn workload(url: &str, ca_pem_path: &Path) -> Result<Self, ControlError> {
+        let tls = rampart_identity::client_config(Some(ca_pem_path), false, Vec::new())?;
+        Self::build(url, None, ca_pem_path, tls)
+    }
+
+    /// This client presenting `cert_chain` (the workload's SVID, leaf first) with its `key`
+    /// as the TLS client certificate, e.g. for [`renew_svid`](Self::renew_svid). The key
+    /// stays in this process: it only signs the TLS handshake.
+    pub fn with_client_identity(
+        self,
+        cert_chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, ControlError> {
+        let tls = rampart_identity::client_config_with_client_auth(
+            &self.ca_path,
+            Vec::new(),
+            cert_chain,
+            key,
+        )?;
+        let client = Self::build(&self.base, self.authorization, &self.ca_path, tls)?;
+        Ok(client.with_timeout(self.timeout))
+    }
+
+    fn build(
+        url: &str,
+        authorization: Option<HeaderValue>,
+        ca_path: &Path,
+        tls: rustls::ClientConfig,
+    ) -> Result<Self, ControlError> {
+        let base = parse_base(url)?;
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
@@ -94,6 +132,7 @@ impl ControlClient {
         Ok(Self {
             base,
             authorization,
+            ca_path: ca_path.to_owned(),
             http,
             timeout: DEFAULT_TIMEOUT,
         })
@@ -170,6 +209,35 @@ impl ControlClient {
         answer.decode(&[StatusCode::CREATED])
     }
 
+    /// `POST /v1/identity/svid`: redeems `join_token` (once) for an SVID of the identity it
+    /// names, signed from `csr_pem` (a PEM CSR; the key stays with the caller).
+    pub async fn request_svid(
+        &self,
+        join_token: &str,
+        csr_pem: &str,
+    ) -> Result<SvidIssued, ControlError> {
+        let body = json(&RequestSvid {
+            join_token: join_token.to_owned(),
+            csr_pem: csr_pem.to_owned(),
+        })?;
+        let answer = self
+            .call(Method::POST, "/v1/identity/svid", Some(body))
+            .await?;
+        answer.decode(&[StatusCode::OK])
+    }
+
+    /// `POST /v1/identity/svid/renew`: a new SVID for the identity of the client certificate
+    /// (see [`with_client_identity`](Self::with_client_identity)), signed from `csr_pem`.
+    pub async fn renew_svid(&self, csr_pem: &str) -> Result<SvidIssued, ControlError> {
+        let body = json(&RenewSvid {
+            csr_pem: csr_pem.to_owned(),
+        })?;
+        let answer = self
+            .call(Method::POST, "/v1/identity/svid/renew", Some(body))
+            .await?;
+        answer.decode(&[StatusCode::OK])
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -179,8 +247,10 @@ impl ControlClient {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
-            .header(header::AUTHORIZATION, self.authorization.clone())
             .header(header::ACCEPT, "application/json");
+        if let Some(authorization) = &self.authorization {
+            request = request.header(header::AUTHORIZATION, authorization.clone());
+        }
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }

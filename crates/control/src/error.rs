@@ -91,6 +91,10 @@ pub enum ControlError {
     #[error("cannot generate random bytes")]
     RandomBytes,
 
+    /// An SVID could not be issued or verified.
+    #[error(transparent)]
+    Svid(#[from] rampart_identity::SvidError),
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -26,4 +26,6 @@ pub use crate::join_tokens::{
     ca_fingerprint, parse_token,
 };
 pub use crate::registry::{LocalProxy, Registry};
-pub use crate::server::{ControlHandle, ControlOptions, ControlPlane, Limits, server_alpn};
+pub use crate::server::{
+    ControlHandle, ControlOptions, ControlPlane, Limits, server_alpn, workload_bundle,
+};

@@ -12,6 +12,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use rampart_core::spiffe::TrustDomain;
 use rampart_events::EventBus;
+use rampart_identity::{LocalCa, TrustBundle};
 use rampart_store::{ProxyRecord, Store};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_rustls::TlsAcceptor;
@@ -31,6 +32,11 @@ pub struct ControlOptions {
     /// Where the API listens, e.g. `127.0.0.1:7400` (port 0 picks a free one).
     pub listen: SocketAddr,
     /// The server's TLS configuration; give it [`server_alpn`] to offer h2 and HTTP/1.1.
+    ///
+    /// For SVID renewal (`POST /v1/identity/svid/renew`) it must ask for optional client
+    /// certificates, e.g. with [`rampart_identity::server_config_with_client_auth`] and
+    /// [`rampart_identity::SpiffeClientVerifier::optional`]; without them every renewal is
+    /// refused with `401`.
     pub tls: Arc<rustls::ServerConfig>,
     /// The only credential the API accepts.
     pub token: AdminToken,
@@ -43,8 +49,12 @@ pub struct ControlOptions {
     pub version: String,
     /// The trust domain of the workload identities this control plane hands out.
     pub trust_domain: TrustDomain,
-    /// The DER of the CA certificate workloads pin; join tokens carry its SHA-256.
-    pub ca_der: Vec<u8>,
+    /// The CA that signs workload SVIDs. Join tokens carry the SHA-256 of its certificate
+    /// (DER), which workloads pin; its root is the trust bundle handed to workloads.
+    pub ca: Arc<LocalCa>,
+    /// How long an issued SVID is valid (e.g. [`rampart_identity::DEFAULT_SVID_TTL`]);
+    /// workloads renew at half-life.
+    pub svid_ttl: Duration,
 }
 
 /// Bounds on what one client, and all of them together, can make the server do.
@@ -89,6 +99,19 @@ pub fn server_alpn() -> Vec<Vec<u8>> {
     vec![b"h2".to_vec(), b"http/1.1".to_vec()]
 }
 
+/// The trust bundle of the workloads `ca` issues SVIDs to: its root, for `trust_domain`.
+/// Give the same bundle to the TLS verifier of [`ControlOptions::tls`].
+pub fn workload_bundle(
+    ca: &LocalCa,
+    trust_domain: &TrustDomain,
+) -> Result<TrustBundle, ControlError> {
+    let mut bundle = TrustBundle::new(trust_domain.clone());
+    bundle
+        .add(ca.root_der().clone())
+        .map_err(ControlError::Svid)?;
+    Ok(bundle)
+}
+
 // === impl ControlPlane ===
 
 impl ControlPlane {
@@ -114,10 +137,17 @@ impl ControlPlane {
             options.store.clone(),
             options.bus.clone(),
             options.trust_domain.clone(),
-            &options.ca_der,
+            options.ca.cert_der(),
         );
+        let bundle = workload_bundle(&options.ca, &options.trust_domain)?;
         let acceptor = TlsAcceptor::from(options.tls.clone());
-        let state = state::AppState::new(options, registry.clone(), join_tokens.clone(), &limits);
+        let state = state::AppState::new(
+            options,
+            registry.clone(),
+            join_tokens.clone(),
+            bundle,
+            &limits,
+        );
         let app = routes::router(state, &limits);
         let (shutdown, signal) = watch::channel(false);
         let task = tokio::spawn(listener::serve(listener, acceptor, app, limits, signal));

@@ -80,6 +80,9 @@ pub enum SecurityKind {
     ConfigApplied,
     /// A join token was refused (malformed, unknown, already used or expired).
     JoinTokenRejected,
+    /// An X.509-SVID was issued to a workload (first one from a join token, or a renewal);
+    /// informational.
+    SvidIssued,
 }
 
 /// A security-relevant occurrence, outside or beside an access event.

@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use rustls::{ClientConfig, RootCertStore};
+use rustls::{
+    ClientConfig, RootCertStore,
+    pki_types::{CertificateDer, PrivateKeyDer},
+};
 
 use crate::{IdentityError, certs, danger, files, provider};
 
@@ -44,6 +47,23 @@ pub fn client_config_with_roots(
         .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.alpn_protocols = alpn;
+    Ok(config)
+}
+
+/// Like [`client_config`] with `ca_file` (not the system roots), presenting the client
+/// certificate `cert_chain` with its `key`, e.g. a workload's SVID to renew it with.
+pub fn client_config_with_client_auth(
+    ca_file: &Path,
+    alpn: Vec<Vec<u8>>,
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ClientConfig, IdentityError> {
+    let provider = provider::crypto_provider();
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
+        .with_root_certificates(roots(Some(ca_file))?)
+        .with_client_auth_cert(cert_chain, key)?;
     config.alpn_protocols = alpn;
     Ok(config)
 }

@@ -23,13 +23,13 @@ mod svid;
 
 pub use ca::LocalCa;
 pub use certs::{certificate_names, load_certified_key};
-pub use client::{client_config, client_config_with_roots};
+pub use client::{client_config, client_config_with_client_auth, client_config_with_roots};
 pub use error::IdentityError;
 pub use provider::{crypto_provider, install_default_provider};
-pub use server::server_config;
+pub use server::{server_config, server_config_with_client_auth};
 pub use sni::{SniEntries, SniResolver};
 pub use svid::{
     DEFAULT_SVID_TTL, SharedTrustBundle, SpiffeClientVerifier, SpiffeServerVerifier, SvidError,
-    TrustBundle, make_csr, mtls_client_config, mtls_server_config, peer_spiffe_id, renewal_time,
-    sign_svid_csr, verify_svid,
+    TrustBundle, check_csr, expiry_time, make_csr, mtls_client_config, mtls_server_config,
+    peer_spiffe_id, renewal_time, sign_svid_csr, verify_svid,
 };

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use rustls::{ServerConfig, server::ResolvesServerCert};
+use rustls::{
+    ServerConfig,
+    server::{ResolvesServerCert, danger::ClientCertVerifier},
+};
 
 use crate::{IdentityError, provider};
 
@@ -16,6 +19,22 @@ pub fn server_config(
     let mut config = ServerConfig::builder_with_provider(provider::crypto_provider())
         .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
         .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn;
+    Ok(config)
+}
+
+/// Like [`server_config`], with client certificates checked by `verifier`: e.g.
+/// [`crate::SpiffeClientVerifier::optional`] for a server that some clients reach with an
+/// SVID and others without a certificate.
+pub fn server_config_with_client_auth(
+    resolver: Arc<dyn ResolvesServerCert>,
+    alpn: Vec<Vec<u8>>,
+    verifier: Arc<dyn ClientCertVerifier>,
+) -> Result<ServerConfig, IdentityError> {
+    let mut config = ServerConfig::builder_with_provider(provider::crypto_provider())
+        .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
+        .with_client_cert_verifier(verifier)
         .with_cert_resolver(resolver);
     config.alpn_protocols = alpn;
     Ok(config)

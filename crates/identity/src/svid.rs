@@ -17,6 +17,6 @@ mod verify;
 pub use bundle::{SharedTrustBundle, TrustBundle};
 pub use config::{mtls_client_config, mtls_server_config};
 pub use error::SvidError;
-pub use issue::{DEFAULT_SVID_TTL, make_csr, renewal_time, sign_svid_csr};
+pub use issue::{DEFAULT_SVID_TTL, check_csr, expiry_time, make_csr, renewal_time, sign_svid_csr};
 pub use verifier::{SpiffeClientVerifier, SpiffeServerVerifier, peer_spiffe_id};
 pub use verify::verify_svid;

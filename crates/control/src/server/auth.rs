@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, header},
+    http::{HeaderMap, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -15,7 +15,7 @@ use rampart_events::{Event, SecurityEvent, SecurityKind};
 use tokio::time::Instant;
 
 pub(crate) use self::limiter::FailureLimiter;
-use super::{reply::ApiError, state::SharedState};
+use super::{reply::ApiError, routes::svid, state::SharedState};
 use crate::AdminToken;
 
 /// The `service.name` of the events published here.
@@ -28,7 +28,8 @@ enum Refusal {
     Invalid,
 }
 
-/// Lets a request through only with `Authorization: Bearer <admin token>`.
+/// Lets a request through only with `Authorization: Bearer <admin token>`, except to the
+/// routes that authenticate otherwise ([`exempt`]).
 ///
 /// A client address (an IPv6 /64) that failed too often recently gets `429` before its
 /// credentials are even looked at, so that guessing stays slow whatever it sends. Every
@@ -47,6 +48,9 @@ pub(crate) async fn authenticate(
     if let Some(retry_after) = ip.and_then(|ip| state.failures.blocked(ip, Instant::now())) {
         return ApiError::rate_limited(retry_after).into_response();
     }
+    if exempt(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
     let refusal = match check(&state.token, request.headers()) {
         Ok(()) => return next.run(request).await,
         Err(refusal) => refusal,
@@ -59,7 +63,14 @@ pub(crate) async fn authenticate(
         client,
         reason,
     )));
-    if let Some(ip) = ip
+    record_failure(&state, client);
+    ApiError::unauthorized(reason, refusal == Refusal::Invalid).into_response()
+}
+
+/// Counts a failed authentication of `client` (admin token, join token or client
+/// certificate) against the per-address brake, and publishes when the brake engages.
+pub(crate) fn record_failure(state: &SharedState, client: Option<SocketAddr>) {
+    if let Some(ip) = client.map(|addr| addr.ip())
         && state.failures.record(ip, Instant::now())
     {
         tracing::warn!(client = ?client, "control api: too many failed authentications");
@@ -70,7 +81,13 @@ pub(crate) async fn authenticate(
             "too many failed authentications",
         )));
     }
-    ApiError::unauthorized(reason, refusal == Refusal::Invalid).into_response()
+}
+
+/// Routes that do not take the admin token because they authenticate otherwise: a new
+/// workload's SVID request carries a join token, a renewal the workload's current SVID over
+/// mTLS. Their handlers check those credentials; the per-address brake still applies.
+fn exempt(method: &Method, path: &str) -> bool {
+    *method == Method::POST && (path == svid::ISSUE_PATH || path == svid::RENEW_PATH)
 }
 
 // === impl Refusal ===

@@ -13,6 +13,7 @@ use hyper_util::{
     },
     service::TowerToHyperService,
 };
+use rustls::pki_types::CertificateDer;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{OwnedSemaphorePermit, Semaphore, watch},
@@ -27,6 +28,11 @@ use super::Limits;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// The largest HTTP/1 request head, and h2 header list.
 const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The certificate chain (leaf first) a client presented in the TLS handshake, in the
+/// extensions of each of its requests; absent when it presented none.
+#[derive(Clone, Debug)]
+pub(crate) struct PeerCertificates(pub(crate) Arc<[CertificateDer<'static>]>);
 
 /// What every connection task needs.
 struct Conn {
@@ -122,9 +128,20 @@ async fn connection(
         },
         _ = shutdown.changed() => return,
     };
+    // The client certificate chain, if any: the TLS verifier checked it was an SVID at the
+    // handshake; handlers that rely on it verify it again at request time.
+    let peer_certs = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .filter(|chain| !chain.is_empty())
+        .map(|chain| PeerCertificates(chain.to_vec().into()));
     let service = ServiceBuilder::new()
         .map_request(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(certs) = &peer_certs {
+                request.extensions_mut().insert(certs.clone());
+            }
             request
         })
         .service(conn.app.clone());

@@ -63,6 +63,12 @@ impl ApiError {
         error
     }
 
+    /// `401` for a credential other than the admin token (a join token, a client
+    /// certificate); `message` says what was wrong, never the credential.
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
     pub(crate) fn rate_limited(retry_after: Duration) -> Self {
         let secs = retry_after.as_secs().max(1);
         let mut error = Self::new(

@@ -8,6 +8,7 @@ mod config;
 mod health;
 mod join_tokens;
 mod proxies;
+pub(crate) mod svid;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
 
@@ -20,6 +21,7 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(proxies::routes())
         .merge(config::routes())
         .merge(join_tokens::routes())
+        .merge(svid::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use rampart_events::EventBus;
+use rampart_identity::{LocalCa, TrustBundle};
 use rampart_store::Store;
 use tokio::{sync::Semaphore, time::Instant};
 
@@ -26,6 +27,11 @@ pub(crate) struct AppState {
     pub(crate) bus: EventBus,
     pub(crate) registry: Registry,
     pub(crate) join_tokens: JoinTokens,
+    /// Signs workload SVIDs.
+    pub(crate) ca: Arc<LocalCa>,
+    pub(crate) svid_ttl: Duration,
+    /// The roots workloads trust, handed out with their SVIDs and checked on renewal.
+    pub(crate) bundle: TrustBundle,
     pub(crate) version: String,
     pub(crate) started: Instant,
     pub(crate) failures: FailureLimiter,
@@ -40,6 +46,7 @@ impl AppState {
         options: ControlOptions,
         registry: Registry,
         join_tokens: JoinTokens,
+        bundle: TrustBundle,
         limits: &Limits,
     ) -> SharedState {
         Arc::new(Self {
@@ -48,6 +55,9 @@ impl AppState {
             bus: options.bus,
             registry,
             join_tokens,
+            ca: options.ca,
+            svid_ttl: options.svid_ttl,
+            bundle,
             version: options.version,
             started: Instant::now(),
             failures: FailureLimiter::new(limits.max_auth_failures, limits.auth_failure_window),

@@ -10,4 +10,5 @@ mod errors;
 mod join_tokens;
 mod proxies;
 mod support;
+mod svid;
 mod tls;

@@ -13,10 +13,13 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rampart_control::{
     AdminToken, ControlClient, ControlHandle, ControlOptions, ControlPlane, Limits, api::ErrorBody,
-    server_alpn,
+    server_alpn, workload_bundle,
 };
+use rampart_core::spiffe::TrustDomain;
 use rampart_events::EventBus;
-use rampart_identity::{LocalCa, SniResolver, client_config, server_config};
+use rampart_identity::{
+    LocalCa, SniResolver, SpiffeClientVerifier, client_config, server_config_with_client_auth,
+};
 use rampart_store::Store;
 use tempfile::TempDir;
 use tokio::net::TcpStream;
@@ -24,6 +27,8 @@ use tokio_rustls::TlsConnector;
 
 pub const VERSION: &str = "9.9.9-test";
 pub const TRUST_DOMAIN: &str = "rampart.local";
+/// How long the SVIDs the test control plane issues are valid.
+pub const SVID_TTL: Duration = Duration::from_secs(600);
 
 pub struct Plane {
     /// Holds the CA, the store and the token until the test ends.
@@ -54,12 +59,19 @@ pub async fn start() -> Plane {
 pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let ca = LocalCa::load_or_create(&data).unwrap();
+    let ca = Arc::new(LocalCa::load_or_create(&data).unwrap());
     let cert = ca
         .issue_server_cert(&["localhost".to_owned(), "127.0.0.1".to_owned()])
         .unwrap();
     let resolver = SniResolver::new(vec![(vec!["localhost".to_owned()], cert)]).unwrap();
-    let tls = server_config(Arc::new(resolver), server_alpn()).unwrap();
+    let trust_domain: TrustDomain = TRUST_DOMAIN.parse().unwrap();
+    let bundle = workload_bundle(&ca, &trust_domain).unwrap().shared();
+    let tls = server_config_with_client_auth(
+        Arc::new(resolver),
+        server_alpn(),
+        SpiffeClientVerifier::optional(bundle),
+    )
+    .unwrap();
     let store = Store::open(&format!("sqlite://{}", data.join("rampart.db").display()))
         .await
         .unwrap();
@@ -73,8 +85,9 @@ pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
         bus: bus.clone(),
         proxy_ttl,
         version: VERSION.to_owned(),
-        trust_domain: TRUST_DOMAIN.parse().unwrap(),
-        ca_der: ca.cert_der().to_vec(),
+        trust_domain,
+        ca: ca.clone(),
+        svid_ttl: SVID_TTL,
     };
     let handle = ControlPlane::start_with(options, limits).await.unwrap();
     let url = format!("https://127.0.0.1:{}", handle.local_addr().port());

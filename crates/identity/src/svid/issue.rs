@@ -82,6 +82,25 @@ pub fn sign_svid_csr(
     Ok(ca.sign(&params, &key)?)
 }
 
+/// Checks a CSR (DER) as [`sign_svid_csr`] would, without signing: it parses, its signature
+/// verifies and its key type is supported. Lets a caller refuse a bad CSR before it spends
+/// anything (e.g. a one-time token) on it.
+pub fn check_csr(csr_der: &[u8]) -> Result<(), SvidError> {
+    csr_key(csr_der).map(|_| ())
+}
+
+/// When an SVID (any certificate) stops being valid: its notAfter.
+pub fn expiry_time(svid: &CertificateDer<'_>) -> Result<SystemTime, SvidError> {
+    let (_, x509) = X509Certificate::from_der(svid).map_err(|e| SvidError::Malformed {
+        reason: e.to_string(),
+    })?;
+    let secs =
+        u64::try_from(x509.validity().not_after.timestamp()).map_err(|_| SvidError::Malformed {
+            reason: "validity before 1970".to_owned(),
+        })?;
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// When an SVID should be renewed: half-way through its validity.
 pub fn renewal_time(svid: &CertificateDer<'_>) -> Result<SystemTime, SvidError> {
     let (_, x509) = X509Certificate::from_der(svid).map_err(|e| SvidError::Malformed {

@@ -23,6 +23,8 @@ use crate::provider;
 pub struct SpiffeClientVerifier {
     bundle: SharedTrustBundle,
     algorithms: WebPkiSupportedAlgorithms,
+    /// Whether a client without a certificate is refused (see [`SpiffeClientVerifier::optional`]).
+    mandatory: bool,
 }
 
 /// Verifies a server's SVID on a client: the chain and SPIFFE rules as for clients, and the
@@ -51,13 +53,25 @@ impl SpiffeClientVerifier {
         Arc::new(Self {
             bundle,
             algorithms: provider::crypto_provider().signature_verification_algorithms,
+            mandatory: true,
+        })
+    }
+
+    /// Like [`SpiffeClientVerifier::new`], but a client may also connect without a
+    /// certificate; one it presents must still be a valid SVID of the bundle's trust domain.
+    /// The server must then tell the two apart per request (e.g. with [`peer_spiffe_id`]).
+    pub fn optional(bundle: SharedTrustBundle) -> Arc<Self> {
+        Arc::new(Self {
+            bundle,
+            algorithms: provider::crypto_provider().signature_verification_algorithms,
+            mandatory: false,
         })
     }
 }
 
 impl ClientCertVerifier for SpiffeClientVerifier {
     fn client_auth_mandatory(&self) -> bool {
-        true
+        self.mandatory
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

@@ -47,7 +47,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         // SNI carries host names only; clients that connect by IP get the default certificate.
         let sni_names: Vec<String> = names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).cloned().collect();
         let resolver = Arc::new(SniResolver::new(vec![(sni_names, control_cert)])?);
-        let tls = Arc::new(rampart_identity::server_config(resolver, rampart_control::server_alpn())?);
+        let trust_domain = TrustDomain::parse(TRUST_DOMAIN)?;
+        // Client certificates are optional: workloads renew their SVIDs with them, everything
+        // else authenticates with the admin token or a join token.
+        let bundle = rampart_control::workload_bundle(&ca, &trust_domain)?.shared();
+        let tls = Arc::new(rampart_identity::server_config_with_client_auth(
+            resolver,
+            rampart_control::server_alpn(),
+            rampart_identity::SpiffeClientVerifier::optional(bundle),
+        )?);
         let control = ControlPlane::start(ControlOptions {
             listen: config.control.listen,
             tls,
@@ -56,8 +64,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             bus: bus.clone(),
             proxy_ttl: config.control.proxy_ttl.0,
             version: rampart_core::VERSION.to_string(),
-            trust_domain: TrustDomain::parse(TRUST_DOMAIN)?,
-            ca_der: ca.cert_der().to_vec(),
+            trust_domain,
+            ca: ca.clone(),
+            svid_ttl: rampart_identity::DEFAULT_SVID_TTL,
         })
         .await
         .context("cannot start the control plane")?;
