@@ -18,6 +18,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+const H2_MAX_STREAMS: u32 = 256;
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Lifecycle of a gateway's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -149,15 +153,15 @@ async fn serve(
         // as if the client had gone away.
         .half_close(true)
         .keep_alive(true);
+    // h2 limits, the same whether h2 comes by ALPN or as h2c.
+    let h2_header_list =
+        u32::try_from(head_limits.max_header_bytes + head_limits.max_uri_bytes).unwrap_or(u32::MAX);
     let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new())
-        .max_header_list_size(
-            u32::try_from(head_limits.max_header_bytes + head_limits.max_uri_bytes)
-                .unwrap_or(u32::MAX),
-        )
-        .max_concurrent_streams(256)
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(20));
+        .max_header_list_size(h2_header_list)
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .keep_alive_interval(Some(H2_PING_INTERVAL))
+        .keep_alive_timeout(H2_PING_TIMEOUT);
 
     let result = match &rt.tls {
         Some(acceptor) => {
@@ -205,7 +209,10 @@ async fn serve(
                 .half_close(true);
             auto.http2()
                 .timer(TokioTimer::new())
-                .max_concurrent_streams(256);
+                .max_header_list_size(h2_header_list)
+                .max_concurrent_streams(H2_MAX_STREAMS)
+                .keep_alive_interval(Some(H2_PING_INTERVAL))
+                .keep_alive_timeout(H2_PING_TIMEOUT);
             drive(
                 auto.serve_connection(TokioIo::new(io), svc),
                 phase,

@@ -82,3 +82,34 @@ async fn h2c_request_bodies_arrive_and_limits_apply() {
     let r = crate::support::collect(tx.send_request(post("/big", 10)).await.unwrap()).await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn h2c_enforces_the_same_header_limits_as_h2_over_tls() {
+    use http_body_util::Full;
+    let up = RecordingUpstream::start();
+    let gw = Gw::start(&h2c_gateway(up.addr(), true)).await;
+    let io = hyper_util::rt::TokioIo::new(TcpStream::connect(gw.http()).await.unwrap());
+    let (mut tx, conn) = hyper::client::conn::http2::handshake::<_, _, Full<bytes::Bytes>>(
+        hyper_util::rt::TokioExecutor::new(),
+        io,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri("http://localhost/big")
+        .header("x-big", "v".repeat(64 * 1024))
+        .body(Full::default())
+        .unwrap();
+    match tx.send_request(req).await {
+        Ok(resp) => assert_eq!(resp.status(), 431),
+        Err(_) => {} // the stream was refused: also a refusal
+    }
+    assert_eq!(
+        up.count(),
+        0,
+        "an oversized h2c head never reaches the upstream"
+    );
+    let mut h2 = H2::handshake(TcpStream::connect(gw.http()).await.unwrap()).await;
+    assert_eq!(h2.get("http://localhost/small").await.status, 200);
+}
