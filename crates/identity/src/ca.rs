@@ -89,6 +89,25 @@ impl LocalCa {
     /// name is also the subject's common name. The returned chain is the certificate followed
     /// by [`chain_der`](Self::chain_der) (nothing more for a root CA).
     pub fn issue_server_cert(&self, names: &[String]) -> Result<Arc<CertifiedKey>, IdentityError> {
+        self.issue_server(names, false)
+    }
+
+    /// Like [`issue_server_cert`](Self::issue_server_cert), but the chain ends with the root
+    /// ([`root_der`](Self::root_der)) too, so that a client pinning the root's fingerprint
+    /// (see [`crate::PinnedCaVerifier`]) finds it: `[leaf, root]` for a root CA,
+    /// `[leaf, intermediate, …, operator root]` for an intermediate.
+    pub fn issue_server_cert_with_root(
+        &self,
+        names: &[String],
+    ) -> Result<Arc<CertifiedKey>, IdentityError> {
+        self.issue_server(names, true)
+    }
+
+    fn issue_server(
+        &self,
+        names: &[String],
+        with_root: bool,
+    ) -> Result<Arc<CertifiedKey>, IdentityError> {
         let first = names.first().ok_or(IdentityError::NoNames)?;
         for name in names {
             ServerName::try_from(name.as_str()).map_err(|_| IdentityError::InvalidName {
@@ -108,6 +127,9 @@ impl LocalCa {
         let signing_key = any_supported_type(&key_der)?;
         let mut chain = vec![cert];
         chain.extend(self.chain_der().iter().cloned());
+        if with_root && !chain.contains(self.root_der()) {
+            chain.push(self.root_der().clone());
+        }
         Ok(Arc::new(CertifiedKey::new(chain, signing_key)))
     }
 

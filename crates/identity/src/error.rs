@@ -61,6 +61,9 @@ pub enum IdentityError {
     #[error("no trusted root certificates: {reason}")]
     NoRoots { reason: String },
 
+    #[error("invalid ca pin: {reason}")]
+    InvalidPin { reason: &'static str },
+
     #[error("invalid tls configuration: {0}")]
     Tls(#[from] rustls::Error),
 }

@@ -76,4 +76,13 @@ pub enum SvidError {
 
     #[error("invalid root certificate: {reason}")]
     InvalidRoot { reason: String },
+
+    #[error("the certificate with serial `{serial}` is revoked")]
+    Revoked { serial: String },
+
+    #[error("the private key does not match the certificate")]
+    KeyMismatch,
+
+    #[error("the SVID names `{found}`, this source holds `{expected}`")]
+    IdChanged { expected: SpiffeId, found: SpiffeId },
 }

@@ -13,15 +13,16 @@ use rustls::{
 };
 use x509_parser::{certificate::X509Certificate, prelude::FromDer};
 
-use super::{SharedTrustBundle, SvidError, verify};
+use super::{SharedRevocations, SharedTrustBundle, SvidError, verify};
 use crate::provider;
 
 /// Verifies client SVIDs on a server: a client certificate is mandatory, and any SPIFFE id of
-/// the bundle's trust domain is accepted. Authorization is the caller's, after the handshake,
-/// from [`peer_spiffe_id`].
+/// the bundle's trust domain whose serial is not revoked is accepted. Authorization is the
+/// caller's, after the handshake, from [`peer_spiffe_id`].
 #[derive(Debug)]
 pub struct SpiffeClientVerifier {
     bundle: SharedTrustBundle,
+    revocations: SharedRevocations,
     algorithms: WebPkiSupportedAlgorithms,
     /// Whether a client without a certificate is refused (see [`SpiffeClientVerifier::optional`]).
     mandatory: bool,
@@ -29,11 +30,12 @@ pub struct SpiffeClientVerifier {
 
 /// Verifies a server's SVID on a client: the chain and SPIFFE rules as for clients, and the
 /// server's id must equal the one expected, so that a workload of the same trust domain
-/// cannot pose as another. The TLS server name is not used.
+/// cannot pose as another; its serial must not be revoked. The TLS server name is not used.
 #[derive(Debug)]
 pub struct SpiffeServerVerifier {
     expected: SpiffeId,
     bundle: SharedTrustBundle,
+    revocations: SharedRevocations,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -50,8 +52,18 @@ pub fn peer_spiffe_id(conn: &CommonState) -> Option<SpiffeId> {
 impl SpiffeClientVerifier {
     /// A verifier reading the bundle current at each handshake.
     pub fn new(bundle: SharedTrustBundle) -> Arc<Self> {
+        Self::with_revocations(bundle, SharedRevocations::default())
+    }
+
+    /// Like [`SpiffeClientVerifier::new`] (client certificate mandatory), also refusing a
+    /// client whose leaf serial is in the revocation list current at the handshake.
+    pub fn with_revocations(
+        bundle: SharedTrustBundle,
+        revocations: SharedRevocations,
+    ) -> Arc<Self> {
         Arc::new(Self {
             bundle,
+            revocations,
             algorithms: provider::crypto_provider().signature_verification_algorithms,
             mandatory: true,
         })
@@ -63,6 +75,7 @@ impl SpiffeClientVerifier {
     pub fn optional(bundle: SharedTrustBundle) -> Arc<Self> {
         Arc::new(Self {
             bundle,
+            revocations: SharedRevocations::default(),
             algorithms: provider::crypto_provider().signature_verification_algorithms,
             mandatory: false,
         })
@@ -87,7 +100,8 @@ impl ClientCertVerifier for SpiffeClientVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         let bundle = self.bundle.load();
         verify::verify(end_entity, intermediates, &bundle, now, self.algorithms.all)
-            .map(|_| ClientCertVerified::assertion())
+            .and_then(|_| check_not_revoked(&self.revocations, end_entity))
+            .map(|()| ClientCertVerified::assertion())
             .map_err(tls_error)
     }
 
@@ -120,13 +134,25 @@ impl SpiffeServerVerifier {
     /// A verifier accepting only a server whose SVID names `expected`, reading the bundle
     /// current at each handshake.
     pub fn new(expected: SpiffeId, bundle: SharedTrustBundle) -> Arc<Self> {
+        Self::with_revocations(expected, bundle, SharedRevocations::default())
+    }
+
+    /// Like [`SpiffeServerVerifier::new`], also refusing a server whose leaf serial is in the
+    /// revocation list current at the handshake.
+    pub fn with_revocations(
+        expected: SpiffeId,
+        bundle: SharedTrustBundle,
+        revocations: SharedRevocations,
+    ) -> Arc<Self> {
         Arc::new(Self {
             expected,
             bundle,
+            revocations,
             algorithms: provider::crypto_provider().signature_verification_algorithms,
         })
     }
 
+    /// The SPIFFE id the server must present.
     pub fn expected(&self) -> &SpiffeId {
         &self.expected
     }
@@ -150,6 +176,7 @@ impl ServerCertVerifier for SpiffeServerVerifier {
                 found,
             }));
         }
+        check_not_revoked(&self.revocations, end_entity).map_err(tls_error)?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -178,13 +205,30 @@ impl ServerCertVerifier for SpiffeServerVerifier {
 
 // === helpers ===
 
+/// Refuses `leaf` when the current revocation list names its serial.
+fn check_not_revoked(
+    revocations: &SharedRevocations,
+    leaf: &CertificateDer<'_>,
+) -> Result<(), SvidError> {
+    let list = revocations.load();
+    if list.is_empty() {
+        return Ok(());
+    }
+    let serial = super::serial_hex(leaf)?;
+    match list.is_revoked(&serial) {
+        true => Err(SvidError::Revoked { serial }),
+        false => Ok(()),
+    }
+}
+
 /// Maps a refusal to the rustls error whose alert fits best, keeping the detail otherwise.
-fn tls_error(e: SvidError) -> rustls::Error {
+pub(super) fn tls_error(e: SvidError) -> rustls::Error {
     let error = match e {
         SvidError::Expired => CertificateError::Expired,
         SvidError::NotYetValid => CertificateError::NotValidYet,
         SvidError::Untrusted { .. } => CertificateError::UnknownIssuer,
         SvidError::Malformed { .. } => CertificateError::BadEncoding,
+        SvidError::Revoked { .. } => CertificateError::Revoked,
         e => CertificateError::Other(OtherError(Arc::new(e))),
     };
     rustls::Error::InvalidCertificate(error)

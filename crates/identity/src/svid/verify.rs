@@ -105,7 +105,7 @@ fn check_leaf(x509: &X509Certificate<'_>) -> Result<(), SvidError> {
     }
 }
 
-fn check_validity(x509: &X509Certificate<'_>, now: UnixTime) -> Result<(), SvidError> {
+pub(super) fn check_validity(x509: &X509Certificate<'_>, now: UnixTime) -> Result<(), SvidError> {
     let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
     let validity = x509.validity();
     let secs = |t: &ASN1Time| t.timestamp();

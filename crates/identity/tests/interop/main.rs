@@ -62,7 +62,10 @@ fn openssl_verifies_the_svid_for_client_and_server_use() {
     let issued = issue(Duration::from_secs(3_600));
     for purpose in ["sslclient", "sslserver"] {
         let (ok, text) = openssl_verify(issued.dir.path(), purpose);
-        assert!(ok, "openssl verify -purpose {purpose} refused the SVID: {text}");
+        assert!(
+            ok,
+            "openssl verify -purpose {purpose} refused the SVID: {text}"
+        );
         assert!(text.contains(": OK"), "{text}");
     }
 }

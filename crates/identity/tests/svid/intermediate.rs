@@ -271,3 +271,39 @@ async fn mtls_with_intermediate_chains_and_only_the_root_trusted() {
     let refusal = accepted.recv().await.unwrap().unwrap_err();
     assert!(refusal.contains("UnknownIssuer"), "{refusal}");
 }
+
+#[test]
+fn server_certs_with_root_end_with_the_operator_root_and_pass_a_pinned_client() {
+    use rampart_identity::PinnedCaVerifier;
+    use rustls::{
+        client::danger::ServerCertVerifier,
+        pki_types::{ServerName, UnixTime},
+    };
+
+    let root = operator_root("Operator root", DAY * 3_650);
+    let dir = TempDir::new().unwrap();
+    let ca = intermediate(dir.path(), &root).unwrap();
+    let ck = ca
+        .issue_server_cert_with_root(&["control.test".to_owned()])
+        .unwrap();
+    assert_eq!(ck.cert.len(), 3);
+    assert_eq!(&ck.cert[1], ca.cert_der());
+    assert_eq!(ck.cert[2], root.der);
+
+    let pin: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &root.der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let verifier = PinnedCaVerifier::new(&pin).unwrap();
+    let name = ServerName::try_from("control.test").unwrap();
+    verifier
+        .verify_server_cert(&ck.cert[0], &ck.cert[1..], &name, &[], UnixTime::now())
+        .unwrap();
+    // Without the intermediate, the leaf does not chain to the pinned root.
+    assert!(
+        verifier
+            .verify_server_cert(&ck.cert[0], &ck.cert[2..], &name, &[], UnixTime::now())
+            .is_err()
+    );
+}

@@ -8,6 +8,9 @@
 mod handshake;
 mod intermediate;
 mod issue;
+mod mesh;
 mod refusals;
+mod revocation;
 mod rollover;
+mod source;
 mod support;

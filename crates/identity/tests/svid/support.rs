@@ -170,3 +170,50 @@ pub async fn exchange(
     assert_eq!(&buf, b"ping");
     Ok(tls)
 }
+
+/// Runs a handshake between two in-memory connections until neither has anything left to
+/// send (so TLS 1.3 session tickets reach the client too). An error is that of the side that
+/// refused.
+pub fn handshake(
+    client: &mut rustls::ClientConnection,
+    server: &mut rustls::ServerConnection,
+) -> Result<(), rustls::Error> {
+    loop {
+        let to_server = transfer(&mut **client, &mut **server)?;
+        let to_client = transfer(&mut **server, &mut **client)?;
+        if !to_server && !to_client {
+            return Ok(());
+        }
+    }
+}
+
+/// Moves what `from` wants to send into `to` and lets `to` process it; whether anything moved.
+fn transfer<A, B>(
+    from: &mut rustls::ConnectionCommon<A>,
+    to: &mut rustls::ConnectionCommon<B>,
+) -> Result<bool, rustls::Error> {
+    let mut moved = false;
+    while from.wants_write() {
+        let mut bytes = Vec::new();
+        from.write_tls(&mut bytes).unwrap();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            to.read_tls(&mut rest).unwrap();
+            to.process_new_packets()?;
+        }
+        moved = true;
+    }
+    Ok(moved)
+}
+
+/// A fresh in-memory client and server pair for the given configurations.
+pub fn connections(
+    client: &Arc<ClientConfig>,
+    server: &Arc<rustls::ServerConfig>,
+) -> (rustls::ClientConnection, rustls::ServerConnection) {
+    let name = ServerName::try_from("mesh.invalid").unwrap();
+    (
+        rustls::ClientConnection::new(client.clone(), name).unwrap(),
+        rustls::ServerConnection::new(server.clone()).unwrap(),
+    )
+}

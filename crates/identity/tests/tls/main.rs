@@ -7,6 +7,7 @@
 
 mod ca;
 mod certs;
+mod pinned;
 mod refusals;
 mod sni;
 mod support;
