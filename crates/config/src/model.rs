@@ -69,6 +69,10 @@ pub struct Listener {
     /// Accept HTTP/2 with prior knowledge on a plaintext listener.
     #[serde(default)]
     pub h2c: bool,
+    /// A mesh listener: mutual TLS with the gateway's own SVID, a client SVID required, and
+    /// the peer's SPIFFE id as the request's principal. Excludes `tls` and `h2c`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mesh: bool,
 }
 
 /// Certificates for a TLS listener. With none listed, `rampart up` issues one from its local CA.
@@ -144,6 +148,11 @@ pub struct Cluster {
     pub protocol: UpstreamProtocol,
     #[serde(default)]
     pub tls: Option<UpstreamTls>,
+    /// A mesh cluster: mutual TLS to the target service's sidecars, which must present exactly
+    /// the target's SPIFFE id. Excludes `tls` and `builtin`; with no `endpoints` listed, they
+    /// come from the mesh directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<MeshTarget>,
     /// Idle pooled connections kept per endpoint.
     #[serde(default = "default_pool_idle")]
     pub max_idle_per_endpoint: usize,
@@ -184,6 +193,16 @@ pub struct UpstreamTls {
     pub danger_skip_verify: bool,
 }
 
+/// The service a mesh cluster reaches: its sidecars must present
+/// `spiffe://<the gateway's trust domain>/ns/<namespace>/sa/<service>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshTarget {
+    pub service: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+}
+
 /// A route from matching requests to a cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +210,9 @@ pub struct Route {
     pub name: String,
     #[serde(rename = "match", default)]
     pub matcher: RouteMatch,
+    /// Names of the listeners whose requests this route may take; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<String>,
     pub cluster: String,
     #[serde(default)]
     pub rewrite: Option<Rewrite>,
@@ -273,6 +295,11 @@ pub enum RateKey {
 
 fn default_pool_idle() -> usize {
     64
+}
+
+/// The namespace of a mesh target that names none.
+fn default_namespace() -> String {
+    "default".to_owned()
 }
 
 impl Default for AdminConfig {

@@ -1,7 +1,7 @@
 //! Semantic checks that serde cannot express: references, uniqueness, patterns and files.
 
 use crate::error::ConfigError;
-use crate::model::{Cluster, Config, Route, http_token};
+use crate::model::{Cluster, Config, MeshTarget, Route, UpstreamProtocol, http_token};
 use std::collections::HashSet;
 
 /// Every semantic problem of `config`, in field-path order.
@@ -36,6 +36,18 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
             errs.push(err(
                 &format!("{at}.h2c"),
                 "h2c is for plaintext listeners; TLS listeners negotiate h2 by ALPN",
+            ));
+        }
+        if l.mesh && l.tls.is_some() {
+            errs.push(err(
+                &format!("{at}.tls"),
+                "a mesh listener does its own mutual TLS with the gateway's SVID; remove `tls`",
+            ));
+        }
+        if l.mesh && l.h2c {
+            errs.push(err(
+                &format!("{at}.h2c"),
+                "a mesh listener negotiates h2 by ALPN; remove `h2c`",
             ));
         }
         for (j, c) in l.tls.iter().flat_map(|t| t.certificates.iter()).enumerate() {
@@ -105,6 +117,14 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
                 format!("unknown cluster `{}`", r.cluster),
             ));
         }
+        for (j, l) in r.listeners.iter().enumerate() {
+            if !names.contains(l.as_str()) {
+                errs.push(err(
+                    &format!("{at}.listeners[{j}]"),
+                    format!("unknown listener `{l}`"),
+                ));
+            }
+        }
         check_route(&mut errs, &at, r);
     }
     errs
@@ -119,11 +139,15 @@ fn check_cluster(errs: &mut Vec<ConfigError>, at: &str, c: &Cluster) {
             &format!("{at}.endpoints"),
             "a builtin cluster has no endpoints",
         )),
-        (false, true) => errs.push(err(
+        // A mesh cluster without endpoints takes them from the mesh directory.
+        (false, true) if c.mesh.is_none() => errs.push(err(
             &format!("{at}.endpoints"),
             "at least one endpoint is required",
         )),
         _ => {}
+    }
+    if let Some(m) = &c.mesh {
+        check_mesh_target(errs, at, c, m);
     }
     for (i, e) in c.endpoints.iter().enumerate() {
         if let Err(m) = check_endpoint(e) {
@@ -132,6 +156,51 @@ fn check_cluster(errs: &mut Vec<ConfigError>, at: &str, c: &Cluster) {
     }
     if let Some(ca) = c.tls.as_ref().and_then(|t| t.ca.as_ref()) {
         file_exists(errs, &format!("{at}.tls.ca"), ca);
+    }
+}
+
+fn check_mesh_target(errs: &mut Vec<ConfigError>, at: &str, c: &Cluster, m: &MeshTarget) {
+    if c.tls.is_some() {
+        errs.push(err(
+            &format!("{at}.tls"),
+            "a mesh cluster uses mutual TLS with the gateway's SVID; remove `tls`",
+        ));
+    }
+    if c.builtin.is_some() {
+        errs.push(err(
+            &format!("{at}.builtin"),
+            "a mesh cluster reaches sidecars, not a builtin server",
+        ));
+    }
+    if c.protocol != UpstreamProtocol::Http1 {
+        errs.push(err(
+            &format!("{at}.protocol"),
+            "mesh clusters speak HTTP/1.1 to the target's sidecar",
+        ));
+    }
+    for (field, value) in [("service", &m.service), ("namespace", &m.namespace)] {
+        if let Err(m) = check_id_segment(value) {
+            errs.push(err(&format!("{at}.mesh.{field}"), m));
+        }
+    }
+}
+
+/// One segment of a SPIFFE id path: letters, digits, `.`, `-`, `_`; not `.` or `..`.
+fn check_id_segment(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if s == "." || s == ".." {
+        return Err(format!("`{s}` is not a valid name"));
+    }
+    match s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
+        Some(c) => Err(format!(
+            "`{s}` contains `{c}`; use letters, digits, `.`, `-` and `_`"
+        )),
+        None => Ok(()),
     }
 }
 

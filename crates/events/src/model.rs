@@ -73,7 +73,8 @@ pub enum SecurityKind {
     RateLimited,
     /// The egress listener refused a destination.
     EgressDenied,
-    /// The control-plane API refused credentials.
+    /// Credentials were refused: by the control-plane API, or a mesh peer's SVID at (or right
+    /// after) a mesh handshake.
     AuthFailed,
     /// A new configuration was refused; the old one keeps serving.
     ConfigRejected,
@@ -83,6 +84,15 @@ pub enum SecurityKind {
     /// An X.509-SVID was issued to a workload (first one from a join token, or a renewal);
     /// informational.
     SvidIssued,
+    /// A workload renewed its X.509-SVID over mTLS with its current one; informational.
+    SvidRenewed,
+    /// An administrator revoked an X.509-SVID (by serial, or every live one of a service).
+    SvidRevoked,
+    /// A workload presented an SVID the control plane refuses (revoked), e.g. to renew it or
+    /// to join the mesh.
+    SvidRefused,
+    /// A step of the CA rollover (prepare, activate, retire) was carried out.
+    CaRollover,
 }
 
 /// A security-relevant occurrence, outside or beside an access event.

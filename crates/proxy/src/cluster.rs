@@ -3,6 +3,7 @@
 
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
+use crate::mesh::MeshBinding;
 use crate::upstream::H1Pool;
 use http::uri::{Authority, Scheme};
 use hyper_rustls::HttpsConnector;
@@ -23,6 +24,8 @@ pub struct ClusterRt {
     pub config: Cluster,
     pub timeouts: Timeouts,
     pub target: Target,
+    /// What a mesh cluster was built from (`None` outside the mesh).
+    pub mesh: Option<MeshBinding>,
 }
 
 /// Where a cluster's requests go.
@@ -61,22 +64,59 @@ pub struct InFlight<'a>(&'a Endpoint);
 // === impl ClusterRt ===
 
 impl ClusterRt {
-    pub fn new(config: &Cluster, timeouts: &Timeouts) -> Result<Self, ProxyError> {
-        let target = match config.builtin {
-            Some(b) => Target::Builtin(b),
-            None => Target::Endpoints(Box::new(Pool::new(config, timeouts)?)),
+    /// Builds a cluster. A mesh cluster (with its `mesh` binding) keeps the endpoint pools of
+    /// `previous` that are still valid: same settings, same TLS generation, same address.
+    pub fn new(
+        config: &Cluster,
+        timeouts: &Timeouts,
+        mesh: Option<MeshBinding>,
+        previous: Option<&ClusterRt>,
+    ) -> Result<Self, ProxyError> {
+        let target = match (config.builtin, &mesh) {
+            (Some(b), _) => Target::Builtin(b),
+            (None, None) => Target::Endpoints(Box::new(Pool::new(config, timeouts)?)),
+            (None, Some(m)) => {
+                let reusable = previous.filter(|p| {
+                    &p.config == config
+                        && p.timeouts.upstream_connect == timeouts.upstream_connect
+                        && p.mesh
+                            .as_ref()
+                            .is_some_and(|old| old.generation == m.generation)
+                });
+                Target::Endpoints(Box::new(Pool::mesh(config, timeouts, m, reusable)?))
+            }
         };
         Ok(Self {
             name: config.name.clone(),
             config: config.clone(),
             timeouts: timeouts.clone(),
             target,
+            mesh,
         })
     }
 
-    /// Whether this runtime can serve `config` unchanged (so pools survive a reload).
-    pub fn same(&self, config: &Cluster, timeouts: &Timeouts) -> bool {
-        &self.config == config && self.timeouts.upstream_connect == timeouts.upstream_connect
+    /// Whether this runtime can serve `config` (bound to `mesh`) unchanged, so pools survive a
+    /// reload.
+    pub fn same(&self, config: &Cluster, timeouts: &Timeouts, mesh: Option<&MeshBinding>) -> bool {
+        &self.config == config
+            && self.timeouts.upstream_connect == timeouts.upstream_connect
+            && self.mesh.as_ref() == mesh
+    }
+
+    /// The HTTP/1.1 pools of this cluster's endpoints.
+    pub fn h1_pools(&self) -> impl Iterator<Item = &Arc<H1Pool>> {
+        self.h1_endpoints().map(|(_, h1)| h1)
+    }
+
+    /// `(label, pool)` of each endpoint with an HTTP/1.1 pool.
+    fn h1_endpoints(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<H1Pool>)> {
+        let endpoints = match &self.target {
+            Target::Endpoints(pool) => pool.endpoints.as_slice(),
+            Target::Builtin(_) => &[],
+        };
+        endpoints
+            .iter()
+            .filter_map(|e| e.h1.as_ref().map(|h1| (&e.label, h1)))
     }
 }
 
@@ -148,6 +188,60 @@ impl Pool {
             balance: config.balance,
             next: AtomicUsize::new(0),
         })
+    }
+
+    /// The pool of a mesh cluster: one mutual-TLS connector per sidecar, reusing the endpoint
+    /// pools of `previous` (same settings and TLS generation) for addresses it already had.
+    fn mesh(
+        config: &Cluster,
+        timeouts: &Timeouts,
+        mesh: &MeshBinding,
+        previous: Option<&ClusterRt>,
+    ) -> Result<Self, ProxyError> {
+        let mut endpoints = Vec::with_capacity(mesh.endpoints.len());
+        for e in &mesh.endpoints {
+            let Ok(authority) = e.parse::<Authority>() else {
+                if mesh.from_directory {
+                    tracing::warn!(cluster = %config.name, endpoint = %e, "invalid mesh endpoint skipped");
+                    continue;
+                }
+                return Err(ProxyError::Config(format!(
+                    "cluster `{}`: invalid endpoint `{e}`",
+                    config.name
+                )));
+            };
+            let reused = previous
+                .into_iter()
+                .flat_map(|p| p.h1_endpoints())
+                .find(|(label, _)| label.as_ref() == authority.as_str())
+                .map(|(_, h1)| h1.clone());
+            let h1 = match reused {
+                Some(h1) => h1,
+                None => Arc::new(H1Pool::mesh(
+                    mesh.connector(&config.name, authority.as_str())?,
+                    config.max_idle_per_endpoint,
+                    timeouts.upstream_connect.0,
+                )),
+            };
+            endpoints.push(Endpoint {
+                label: Arc::from(authority.as_str()),
+                authority,
+                in_flight: AtomicUsize::new(0),
+                h1: Some(h1),
+            });
+        }
+        // The pooled client is never used: mesh clusters speak HTTP/1.1 through `h1`.
+        let mut plain = Self::new(
+            &Cluster {
+                endpoints: Vec::new(),
+                mesh: None,
+                ..config.clone()
+            },
+            timeouts,
+        )?;
+        plain.endpoints = endpoints;
+        plain.scheme = Scheme::HTTPS;
+        Ok(plain)
     }
 
     /// Picks an endpoint: round robin, or the less loaded of two (power of two choices).

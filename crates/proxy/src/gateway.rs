@@ -1,6 +1,7 @@
 //! Starting, reloading and stopping a gateway.
 
 use crate::error::ProxyError;
+use crate::mesh::{MeshContext, MeshRt};
 use crate::metrics::Metrics;
 use crate::server::{self, ListenerRt, Open, Phase};
 use crate::shared::{RequestIds, Shared};
@@ -28,6 +29,8 @@ pub struct GatewayOptions {
     pub bus: EventBus,
     /// Issues certificates for TLS listeners that list none.
     pub local_ca: Option<Arc<LocalCa>>,
+    /// Mesh membership: required by mesh listeners and mesh clusters.
+    pub mesh: Option<MeshContext>,
 }
 
 /// A running gateway.
@@ -56,7 +59,16 @@ impl Gateway {
     ) -> Result<GatewayHandle, ProxyError> {
         rampart_identity::install_default_provider();
         let metrics = Metrics::new();
-        let snapshot = Snapshot::compile(config, 1, None, &metrics)?;
+        let mesh = match &options.mesh {
+            Some(ctx) => Some(Arc::new(MeshRt::new(
+                ctx.clone(),
+                metrics.clone(),
+                options.bus.clone(),
+                Arc::from(options.name.as_str()),
+            )?)),
+            None => None,
+        };
+        let snapshot = Snapshot::compile(config, 1, None, &metrics, mesh.as_ref())?;
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             bus: options.bus.clone(),
@@ -65,6 +77,7 @@ impl Gateway {
             ids: RequestIds::new(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            mesh,
         });
         let g = &config.gateway;
         let sink = match &g.access_log {
@@ -99,6 +112,15 @@ impl Gateway {
                     Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
                 }
             };
+            let mesh = match l.mesh {
+                true => Some(
+                    shared
+                        .mesh
+                        .clone()
+                        .ok_or_else(|| ProxyError::NoMesh(format!("listener `{}`", l.name)))?,
+                ),
+                false => None,
+            };
             listeners.push((l.name.clone(), tcp.local_addr().unwrap_or(l.address)));
             bound.push((
                 tcp,
@@ -106,6 +128,7 @@ impl Gateway {
                     name: Arc::from(l.name.as_str()),
                     tls,
                     h2c: l.h2c,
+                    mesh,
                 }),
             ));
         }
@@ -295,7 +318,7 @@ impl GatewayHandle {
                 c.gateway
                     .listeners
                     .iter()
-                    .map(|l| (l.name.clone(), l.address, l.tls.is_some(), l.h2c))
+                    .map(|l| (l.name.clone(), l.address, l.tls.is_some(), l.h2c, l.mesh))
                     .collect::<Vec<_>>(),
                 c.admin.listen,
                 c.gateway.egress.as_ref().map(|e| e.address),
@@ -310,7 +333,13 @@ impl GatewayHandle {
         }
         let version = self.version.load(Ordering::Acquire) + 1;
         let previous = self.shared.snapshot.load_full();
-        let next = Snapshot::compile(config, version, Some(&previous), &self.shared.metrics)?;
+        let next = Snapshot::compile(
+            config,
+            version,
+            Some(&previous),
+            &self.shared.metrics,
+            self.shared.mesh.as_ref(),
+        )?;
         // Certificates: load all first, so a bad file changes nothing.
         let mut new_certs = Vec::new();
         for (name, resolver) in &self.resolvers {
@@ -333,10 +362,43 @@ impl GatewayHandle {
                     source,
                 })?;
         }
-        self.shared.snapshot.store(Arc::new(next));
+        let next = Arc::new(next);
+        self.shared.snapshot.store(next.clone());
+        previous.retire_pools(&next);
         self.version.store(version, Ordering::Release);
         *current = config.clone();
         Ok(version)
+    }
+
+    /// Applies a change of the mesh context: the SVID, the trust bundle, the revocation list
+    /// or the directory. When any of the first three changed, the mesh TLS configurations are
+    /// rebuilt (fresh session caches, so no stale session resumes), mesh clusters get new
+    /// connection pools (the old ones are flushed), and open inbound mesh connections whose
+    /// peer is now revoked are closed. Mesh clusters take their endpoints from the directory
+    /// as it is now. The configuration version does not change.
+    pub fn mesh_changed(&self) -> Result<(), ProxyError> {
+        let Some(mesh) = &self.shared.mesh else {
+            return Err(ProxyError::NoMesh("`mesh_changed`".into()));
+        };
+        // The configuration lock keeps a concurrent reload from compiling from a stale snapshot.
+        let current = self
+            .config
+            .lock()
+            .map_err(|_| ProxyError::Config("reload state poisoned".into()))?;
+        let rebuilt = mesh.refresh()?;
+        let previous = self.shared.snapshot.load_full();
+        let next = Arc::new(Snapshot::compile(
+            &current,
+            previous.version,
+            Some(&previous),
+            &self.shared.metrics,
+            Some(mesh),
+        )?);
+        self.shared.snapshot.store(next.clone());
+        previous.retire_pools(&next);
+        let closed = mesh.close_revoked();
+        tracing::debug!(rebuilt, closed, "mesh change applied");
+        Ok(())
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `deadline`, then closes

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! hygiene (host, path normalisation, limits) → route → CIDR → rate limit → body
-//!   → upstream request (headers cleaned, forwarded headers, request id) → cluster
+//!   → upstream request (headers cleaned, forwarded headers, request id, mesh peer id) → cluster
 //!   → response (hop-by-hop removed, route edits) → access event + metrics when the body ends
 //! ```
 //! Each stage either passes the request on or answers it; no stage calls the control plane.
@@ -10,7 +10,7 @@
 use crate::body::{self, Buffered, Observed, OnDone, ResponseBody, UpstreamBody};
 use crate::cluster::Target;
 use crate::forwarded;
-use crate::hygiene::{self, Refusal, X_REQUEST_ID};
+use crate::hygiene::{self, Refusal, X_RAMPART_PEER_ID, X_REQUEST_ID};
 use crate::path;
 use crate::shared::{ConnInfo, Shared};
 use crate::snapshot::{RouteRt, Snapshot};
@@ -148,7 +148,7 @@ async fn proxy(
     };
 
     let route = snap
-        .route(&host, &path, req.method())
+        .route(&conn.listener, &host, &path, req.method())
         .cloned()
         .ok_or_else(|| answer(404, "no_route"))?;
     cx.route = Some(route.clone());
@@ -168,7 +168,7 @@ async fn proxy(
                     .get(h)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             },
-            None,
+            conn.peer_id.as_ref().map(|(id, _)| &**id),
         );
         if let Err(wait) = limiter.check(&key) {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -209,6 +209,9 @@ async fn proxy(
     let headers = &mut parts.headers;
     hygiene::strip_hop_by_hop(headers);
     hygiene::strip_identity(headers);
+    if let Some((_, id)) = &conn.peer_id {
+        headers.insert(&X_RAMPART_PEER_ID, id.clone());
+    }
     for name in &route.request_remove {
         headers.remove(name);
     }
@@ -469,7 +472,7 @@ fn finish(
         source: shared.source.to_string(),
         listener: conn.listener.to_string(),
         client: std::net::SocketAddr::new(cx.client, conn.peer.port()),
-        principal: None,
+        principal: conn.peer_id.as_ref().map(|(id, _)| id.to_string()),
         method: seen.method,
         host: seen.host,
         path: seen.path,

@@ -20,6 +20,8 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Prefix of the headers Rampart sets for upstreams (identity, principal). Inbound copies are
 /// removed so that a client can never pose as someone else.
 pub const IDENTITY_PREFIX: &str = "x-rampart-";
+/// The SPIFFE id of the mesh peer a request came from (set only on mesh listeners).
+pub static X_RAMPART_PEER_ID: HeaderName = HeaderName::from_static("x-rampart-peer-id");
 static XFCC: HeaderName = HeaderName::from_static("x-forwarded-client-cert");
 
 /// Why a parsed request is refused.

@@ -1,5 +1,5 @@
 //! Rampart's data plane: listeners, request hygiene, routing, upstream pools, access control,
-//! egress and metrics. It decides every request locally from a compiled snapshot of the
+//! egress, mesh mTLS (listeners and clusters) and metrics. It decides every request locally from a compiled snapshot of the
 //! configuration and never calls the control plane on a request's path. It owns no persistent
 //! state and issues no certificates itself (a local CA may be handed to it).
 
@@ -16,6 +16,7 @@ mod gateway;
 mod handler;
 mod hygiene;
 mod idle;
+mod mesh;
 mod metrics;
 pub mod path;
 mod server;
@@ -25,3 +26,4 @@ mod upstream;
 
 pub use error::ProxyError;
 pub use gateway::{Gateway, GatewayHandle, GatewayOptions};
+pub use mesh::{MeshContext, MeshDirectory};

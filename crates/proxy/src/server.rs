@@ -4,6 +4,7 @@
 use crate::framing::{FramingGuard, HeadClock, RejectSink, Rejection};
 use crate::handler;
 use crate::idle::{Activity, Idle};
+use crate::mesh::{MeshPeer, MeshRt};
 use crate::shared::{ConnInfo, Shared};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -14,9 +15,11 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 const H2_MAX_STREAMS: u32 = 256;
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -37,6 +40,17 @@ pub struct ListenerRt {
     pub name: Arc<str>,
     pub tls: Option<TlsAcceptor>,
     pub h2c: bool,
+    /// Set on mesh listeners: mutual TLS with the mesh's current configuration.
+    pub mesh: Option<Arc<MeshRt>>,
+}
+
+/// A connection after its TLS handshake (if any).
+// Unboxed on purpose: the stream ends up inside the connection's future either way, and boxing
+// would add an allocation per connection.
+#[allow(clippy::large_enum_variant)]
+enum Accepted<IO> {
+    Plain(IO),
+    Tls(TlsStream<IO>),
 }
 
 /// Counts open connections, for drain.
@@ -119,10 +133,15 @@ async fn serve(
     drop(snap);
     let activity = Activity::new();
     let io = Idle::new(stream, activity.clone());
+    let header_read = timeouts.header_read.0;
+    let Some((accepted, mesh_peer)) = handshake(io, peer, rt, &shared, header_read).await else {
+        return;
+    };
     let info = Arc::new(ConnInfo {
         peer,
         listener: rt.name.clone(),
-        tls: rt.tls.is_some(),
+        tls: matches!(accepted, Accepted::Tls(_)),
+        peer_id: mesh_peer.as_ref().map(|p| (p.id.clone(), p.header.clone())),
     });
     let sink: Arc<dyn RejectSink> = Arc::new(GuardSink {
         shared: shared.clone(),
@@ -131,7 +150,6 @@ async fn serve(
     let svc_shared = shared.clone();
     let svc = service_fn(move |req| handler::handle(req, info.clone(), svc_shared.clone()));
     let idle = timeouts.idle.0;
-    let header_read = timeouts.header_read.0;
     let max_buf = (head_limits.max_header_bytes + head_limits.max_uri_bytes + 1024).max(8192);
 
     // The header-read timeout is enforced by `drive` from the guard's clock, not by hyper: hyper
@@ -163,23 +181,9 @@ async fn serve(
         .keep_alive_interval(Some(H2_PING_INTERVAL))
         .keep_alive_timeout(H2_PING_TIMEOUT);
 
-    let result = match &rt.tls {
-        Some(acceptor) => {
-            let tls = match tokio::time::timeout(header_read, acceptor.accept(io)).await {
-                Ok(Ok(tls)) => tls,
-                failed => {
-                    if let Ok(Err(e)) = &failed {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    }
-                    let labels = [("listener", &*rt.name)];
-                    shared
-                        .metrics
-                        .counter("rampart_tls_handshake_errors_total", &labels)
-                        .increment(1);
-                    return;
-                }
-            };
-            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+    let serving = async {
+        match accepted {
+            Accepted::Tls(tls) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
                 drive(
                     h2.serve_connection(TokioIo::new(tls), svc),
                     phase,
@@ -187,7 +191,8 @@ async fn serve(
                     plain,
                 )
                 .await
-            } else {
+            }
+            Accepted::Tls(tls) => {
                 let io = FramingGuard::new(tls, head_limits, Some(sink)).with_head_clock(clock);
                 drive(
                     h1.serve_connection(TokioIo::new(io), svc),
@@ -197,43 +202,88 @@ async fn serve(
                 )
                 .await
             }
+            Accepted::Plain(io) if rt.h2c => {
+                let io = FramingGuard::new(io, head_limits, Some(sink)).with_head_clock(clock);
+                let mut auto = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                auto.http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(None)
+                    .max_buf_size(max_buf)
+                    .max_headers(head_limits.max_header_count.max(1))
+                    .half_close(true);
+                auto.http2()
+                    .timer(TokioTimer::new())
+                    .max_header_list_size(h2_header_list)
+                    .max_concurrent_streams(H2_MAX_STREAMS)
+                    .keep_alive_interval(Some(H2_PING_INTERVAL))
+                    .keep_alive_timeout(H2_PING_TIMEOUT);
+                drive(
+                    auto.serve_connection(TokioIo::new(io), svc),
+                    phase,
+                    activity,
+                    guarded,
+                )
+                .await
+            }
+            Accepted::Plain(io) => {
+                let io = FramingGuard::new(io, head_limits, Some(sink)).with_head_clock(clock);
+                drive(
+                    h1.serve_connection(TokioIo::new(io), svc),
+                    phase,
+                    activity,
+                    guarded,
+                )
+                .await
+            }
         }
-        None if rt.h2c => {
-            let io = FramingGuard::new(io, head_limits, Some(sink)).with_head_clock(clock);
-            let mut auto = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            auto.http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(None)
-                .max_buf_size(max_buf)
-                .max_headers(head_limits.max_header_count.max(1))
-                .half_close(true);
-            auto.http2()
-                .timer(TokioTimer::new())
-                .max_header_list_size(h2_header_list)
-                .max_concurrent_streams(H2_MAX_STREAMS)
-                .keep_alive_interval(Some(H2_PING_INTERVAL))
-                .keep_alive_timeout(H2_PING_TIMEOUT);
-            drive(
-                auto.serve_connection(TokioIo::new(io), svc),
-                phase,
-                activity,
-                guarded,
-            )
-            .await
-        }
-        None => {
-            let io = FramingGuard::new(io, head_limits, Some(sink)).with_head_clock(clock);
-            drive(
-                h1.serve_connection(TokioIo::new(io), svc),
-                phase,
-                activity,
-                guarded,
-            )
-            .await
-        }
+    };
+    let result = match mesh_peer {
+        // A revoked peer's connection ends at once, requests in flight or not.
+        Some(p) => tokio::select! {
+            r = serving => r,
+            () = p.registration.closed() => Err("mesh peer revoked".into()),
+        },
+        None => serving.await,
     };
     if let Err(e) = result {
         note_connection_error(&shared, peer, &e);
+    }
+}
+
+/// The TLS handshake of TLS and mesh listeners (bounded by `timeout`); `None` when it failed
+/// (counted, and for mesh listeners reported).
+async fn handshake<IO>(
+    io: IO,
+    peer: SocketAddr,
+    rt: &ListenerRt,
+    shared: &Shared,
+    timeout: Duration,
+) -> Option<(Accepted<IO>, Option<MeshPeer>)>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    if let Some(mesh) = &rt.mesh {
+        let (tls, mesh_peer) = crate::mesh::accept(mesh, io, peer, &rt.name, timeout).await?;
+        return Some((Accepted::Tls(tls), Some(mesh_peer)));
+    }
+    let Some(acceptor) = &rt.tls else {
+        return Some((Accepted::Plain(io), None));
+    };
+    match tokio::time::timeout(timeout, acceptor.accept(io)).await {
+        Ok(Ok(tls)) => Some((Accepted::Tls(tls), None)),
+        failed => {
+            if let Ok(Err(e)) = &failed {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            }
+            shared
+                .metrics
+                .counter(
+                    "rampart_tls_handshake_errors_total",
+                    &[("listener", &rt.name)],
+                )
+                .increment(1);
+            None
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! State shared by every connection of one gateway.
 
+use crate::mesh::MeshRt;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
+use http::HeaderValue;
 use rampart_events::{Event, EventBus, SecurityEvent, SecurityKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub struct Shared {
     pub ids: RequestIds,
     pub ready: AtomicBool,
     pub draining: AtomicBool,
+    /// The gateway's mesh membership, when it has one.
+    pub mesh: Option<Arc<MeshRt>>,
 }
 
 /// What the request path knows about the connection a request came on.
@@ -27,6 +31,9 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     pub listener: Arc<str>,
     pub tls: bool,
+    /// The SPIFFE id of a mesh peer (the principal of its requests), and the same as the
+    /// `x-rampart-peer-id` value sent upstream.
+    pub peer_id: Option<(Arc<str>, HeaderValue)>,
 }
 
 /// Unique request ids: a random per-process prefix and a counter (no syscall per request).

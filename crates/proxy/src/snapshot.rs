@@ -6,12 +6,14 @@ use crate::access::{Cidrs, Limiter};
 use crate::cluster::{ClusterRef, ClusterRt};
 use crate::error::ProxyError;
 use crate::framing::HeadLimits;
+use crate::mesh::{MeshBinding, MeshRt};
 use crate::metrics::{Metrics, RouteMetrics};
+use crate::upstream::H1Pool;
 use http::{HeaderName, HeaderValue, Method};
 use ipnet::IpNet;
 use rampart_config::{Config, Limits, Route, Timeouts};
 use regex::Regex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +37,8 @@ pub struct Snapshot {
 pub struct RouteRt {
     pub name: Arc<str>,
     pub config: Route,
+    /// The listeners whose requests may take this route; empty means all.
+    listeners: Vec<Arc<str>>,
     host: Option<HostPattern>,
     path: PathMatch,
     methods: Vec<Method>,
@@ -71,22 +75,22 @@ pub struct HostPattern {
 impl Snapshot {
     /// Compiles `config`, reusing clusters (and their warm pools) and rate-limit state from
     /// `previous` where their settings did not change.
+    /// Mesh clusters are bound to `mesh`'s current TLS generation and directory.
     pub fn compile(
         config: &Config,
         version: u64,
         previous: Option<&Snapshot>,
         metrics: &Metrics,
+        mesh: Option<&Arc<MeshRt>>,
     ) -> Result<Self, ProxyError> {
         let g = &config.gateway;
         let mut clusters = HashMap::new();
         for c in &g.clusters {
-            let reused = previous
-                .and_then(|p| p.clusters.get(&c.name))
-                .filter(|old| old.same(c, &g.timeouts))
-                .cloned();
-            let rt = match reused {
-                Some(rt) => rt,
-                None => Arc::new(ClusterRt::new(c, &g.timeouts)?),
+            let binding = MeshBinding::resolve(c, mesh)?;
+            let old = previous.and_then(|p| p.clusters.get(&c.name));
+            let rt = match old.filter(|old| old.same(c, &g.timeouts, binding.as_ref())) {
+                Some(rt) => rt.clone(),
+                None => Arc::new(ClusterRt::new(c, &g.timeouts, binding, old.map(|o| &**o))?),
             };
             clusters.insert(c.name.clone(), rt);
         }
@@ -132,9 +136,35 @@ impl Snapshot {
         })
     }
 
-    /// The first route, in configuration order, that matches.
-    pub fn route(&self, host: &str, path: &str, method: &Method) -> Option<&Arc<RouteRt>> {
-        self.routes.iter().find(|r| r.matches(host, path, method))
+    /// The first route, in configuration order, that matches a request that came in on
+    /// `listener`.
+    pub fn route(
+        &self,
+        listener: &str,
+        host: &str,
+        path: &str,
+        method: &Method,
+    ) -> Option<&Arc<RouteRt>> {
+        self.routes
+            .iter()
+            .find(|r| r.matches(listener, host, path, method))
+    }
+
+    /// Flushes the endpoint pools of `self` that `next` no longer uses (mesh TLS settings
+    /// changed, or the cluster or endpoint is gone): their idle connections close now instead
+    /// of when the last request on this snapshot ends.
+    pub fn retire_pools(&self, next: &Snapshot) {
+        let kept: HashSet<*const H1Pool> = next
+            .clusters
+            .values()
+            .flat_map(|c| c.h1_pools())
+            .map(Arc::as_ptr)
+            .collect();
+        for pool in self.clusters.values().flat_map(|c| c.h1_pools()) {
+            if !kept.contains(&Arc::as_ptr(pool)) {
+                pool.flush();
+            }
+        }
     }
 
     /// Whether the egress allow-list admits `host:port`.
@@ -220,6 +250,7 @@ impl RouteRt {
         Ok(Self {
             name: Arc::from(r.name.as_str()),
             config: r.clone(),
+            listeners: r.listeners.iter().map(|l| Arc::from(l.as_str())).collect(),
             host: m.host.as_deref().and_then(|h| HostPattern::parse(h, false)),
             path,
             methods,
@@ -246,7 +277,10 @@ impl RouteRt {
         })
     }
 
-    fn matches(&self, host: &str, path: &str, method: &Method) -> bool {
+    fn matches(&self, listener: &str, host: &str, path: &str, method: &Method) -> bool {
+        if !self.listeners.is_empty() && !self.listeners.iter().any(|l| **l == *listener) {
+            return false;
+        }
         if !self.methods.is_empty() && !self.methods.contains(method) {
             return false;
         }
@@ -357,23 +391,61 @@ gateway:
     - { name: all, cluster: c }
 "#;
         let config = rampart_config::from_str("t", yaml).unwrap();
-        let s = Snapshot::compile(&config, 1, None, &Metrics::new()).unwrap();
-        let name =
-            |host: &str, path: &str, m: Method| s.route(host, path, &m).unwrap().name.to_string();
+        let s = Snapshot::compile(&config, 1, None, &Metrics::new(), None).unwrap();
+        let name = |host: &str, path: &str, m: Method| {
+            s.route("http", host, path, &m).unwrap().name.to_string()
+        };
         assert_eq!(name("a", "/x", Method::GET), "exact");
         assert_eq!(name("a", "/x", Method::POST), "all");
         assert_eq!(name("a", "/v2/items", Method::GET), "re");
         assert_eq!(name("a", "/v2/items/9", Method::GET), "all");
         assert_eq!(name("a.h.test", "/h", Method::GET), "host");
         assert_eq!(name("h.test", "/h", Method::GET), "all");
-        let api = s.route("a", "/api/users/1", &Method::GET).unwrap();
+        let api = s.route("http", "a", "/api/users/1", &Method::GET).unwrap();
         assert_eq!(api.name.as_ref(), "api");
         assert_eq!(api.rewrite("/api/users/1").unwrap(), "/users/1");
         assert!(
-            s.route("a", "/x", &Method::GET)
+            s.route("http", "a", "/x", &Method::GET)
                 .unwrap()
                 .rewrite("/x")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn routes_can_be_limited_to_listeners() {
+        let yaml = r#"
+gateway:
+  listeners:
+    - { name: outbound, address: "127.0.0.1:0" }
+    - { name: public, address: "127.0.0.2:0" }
+  clusters: [{ name: c, endpoints: ["127.0.0.1:9"] }]
+  routes:
+    - { name: out, listeners: [outbound], match: { host: orders }, cluster: c }
+    - { name: pub, listeners: [public], cluster: c }
+"#;
+        let config = rampart_config::from_str("t", yaml).unwrap();
+        let s = Snapshot::compile(&config, 1, None, &Metrics::new(), None).unwrap();
+        let name = |listener: &str, host: &str| {
+            s.route(listener, host, "/", &Method::GET)
+                .map(|r| r.name.to_string())
+        };
+        assert_eq!(name("outbound", "orders").as_deref(), Some("out"));
+        assert_eq!(name("outbound", "billing"), None);
+        assert_eq!(name("public", "orders").as_deref(), Some("pub"));
+        assert_eq!(name("other", "orders"), None);
+    }
+
+    #[test]
+    fn mesh_clusters_need_a_mesh_identity() {
+        let yaml = r#"
+gateway:
+  clusters: [{ name: orders, mesh: { service: orders } }]
+  routes: [{ name: r, cluster: orders }]
+"#;
+        let config = rampart_config::from_str("t", yaml).unwrap();
+        let e = Snapshot::compile(&config, 1, None, &Metrics::new(), None).unwrap_err();
+        assert!(matches!(e, ProxyError::NoMesh(_)), "{e}");
+        assert!(e.to_string().contains("cluster `orders`"), "{e}");
     }
 }

@@ -2,12 +2,13 @@
 //! `hyper::client::conn::http1`.
 //!
 //! Idle connections wait in a small stack; a request takes the most recent ready one, or
-//! connects (plain or TLS) and hands the connection to a task of its own. A connection goes back
-//! to the stack only once its response body has been read to the end; a body dropped early drops
-//! the connection with it. A request that a reused connection gave back unsent (the upstream had
+//! connects (plain, TLS or mesh mTLS) and hands the connection to a task of its own. A
+//! connection goes back to the stack only once its response body has been read to the end; a
+//! body dropped early drops the connection with it. A request that a reused connection gave back unsent (the upstream had
 //! just closed it) is retried once on a fresh connection.
 
 use crate::body::UpstreamBody;
+use crate::mesh::MeshConnector;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
@@ -16,8 +17,10 @@ use hyper::client::conn::http1;
 use hyper::service::Service as _;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -56,11 +59,23 @@ impl UpstreamError {
 pub struct H1Pool {
     idle: Mutex<Vec<Idle>>,
     max_idle: usize,
-    connector: TowerToHyperService<HttpsConnector<HttpConnector>>,
+    connector: Connector,
     connect_timeout: Duration,
-    /// `scheme://authority/`, what the connector is called with.
-    target: Uri,
     builder: http1::Builder,
+    /// Set by [`H1Pool::flush`]: connections coming back are closed instead of kept.
+    retired: AtomicBool,
+}
+
+/// How an [`H1Pool`] opens connections.
+#[derive(Debug)]
+enum Connector {
+    /// Plain or TLS; `target` (`scheme://authority/`) is what the connector is called with.
+    Http {
+        connector: TowerToHyperService<HttpsConnector<HttpConnector>>,
+        target: Uri,
+    },
+    /// Mutual TLS to a mesh sidecar, its peer checked.
+    Mesh(MeshConnector),
 }
 
 #[derive(Debug)]
@@ -78,16 +93,36 @@ impl H1Pool {
         max_idle: usize,
         connect_timeout: Duration,
     ) -> Self {
+        let connector = Connector::Http {
+            connector: TowerToHyperService::new(connector),
+            target,
+        };
+        Self::with_connector(connector, max_idle, connect_timeout)
+    }
+
+    /// A pool of mesh connections to one sidecar.
+    pub fn mesh(connector: MeshConnector, max_idle: usize, connect_timeout: Duration) -> Self {
+        Self::with_connector(Connector::Mesh(connector), max_idle, connect_timeout)
+    }
+
+    fn with_connector(connector: Connector, max_idle: usize, connect_timeout: Duration) -> Self {
         let mut builder = http1::Builder::new();
         builder.title_case_headers(false);
         Self {
             idle: Mutex::new(Vec::with_capacity(max_idle.min(64))),
             max_idle,
-            connector: TowerToHyperService::new(connector),
+            connector,
             connect_timeout,
-            target,
             builder,
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// Drops the idle connections, and from now on those that come back: the pool's TLS
+    /// settings are outdated (a new SVID, bundle or revocation list). Requests in flight finish.
+    pub fn flush(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.lock().clear();
     }
 
     /// Sends `req` (origin-form, `Host` already set) on a pooled or a fresh connection.
@@ -149,7 +184,7 @@ impl H1Pool {
     }
 
     fn checkin(&self, sender: http1::SendRequest<UpstreamBody>) {
-        if sender.is_closed() {
+        if sender.is_closed() || self.retired.load(Ordering::Acquire) {
             return;
         }
         let mut idle = self.lock();
@@ -162,13 +197,29 @@ impl H1Pool {
     }
 
     async fn connect(&self) -> Result<http1::SendRequest<UpstreamBody>, UpstreamError> {
-        let io = tokio::time::timeout(
-            self.connect_timeout,
-            self.connector.call(self.target.clone()),
-        )
-        .await
-        .map_err(|_| UpstreamError::Connect("connect timed out".into()))?
-        .map_err(UpstreamError::Connect)?;
+        let timed_out = |_| UpstreamError::Connect("connect timed out".into());
+        match &self.connector {
+            Connector::Http { connector, target } => {
+                let io = tokio::time::timeout(self.connect_timeout, connector.call(target.clone()))
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(UpstreamError::Connect)?;
+                self.handshake(io).await
+            }
+            Connector::Mesh(mesh) => {
+                let io = tokio::time::timeout(self.connect_timeout, mesh.connect())
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(UpstreamError::Connect)?;
+                self.handshake(TokioIo::new(io)).await
+            }
+        }
+    }
+
+    async fn handshake<IO>(&self, io: IO) -> Result<http1::SendRequest<UpstreamBody>, UpstreamError>
+    where
+        IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
         let (sender, conn) = self
             .builder
             .handshake(io)

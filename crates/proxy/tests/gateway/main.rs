@@ -18,6 +18,7 @@ mod desync;
 mod egress;
 mod h2c;
 mod limits;
+mod mesh;
 mod proxying;
 mod rate_limit;
 mod reload;

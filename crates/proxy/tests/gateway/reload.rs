@@ -42,6 +42,7 @@ async fn bad_configurations_are_refused_and_the_old_one_keeps_serving() {
             name: "t".into(),
             bus: rampart_events::EventBus::new(16),
             local_ca: None,
+            mesh: None,
         },
     )
     .await;

@@ -8,7 +8,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rampart_config::Config;
 use rampart_events::{AccessEvent, Event, EventBus, SecurityEvent, SecurityKind, Subscription};
 use rampart_identity::LocalCa;
-use rampart_proxy::{Gateway, GatewayHandle, GatewayOptions};
+use rampart_proxy::{Gateway, GatewayHandle, GatewayOptions, MeshContext};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,12 +102,26 @@ impl Gw {
     }
 
     pub async fn start_config(config: Config, local_ca: Option<Arc<LocalCa>>) -> Self {
+        Self::start_with(config, local_ca, None).await
+    }
+
+    /// A gateway that is a mesh member with `mesh`.
+    pub async fn start_mesh(config: Config, mesh: MeshContext) -> Self {
+        Self::start_with(config, None, Some(mesh)).await
+    }
+
+    async fn start_with(
+        config: Config,
+        local_ca: Option<Arc<LocalCa>>,
+        mesh: Option<MeshContext>,
+    ) -> Self {
         let bus = EventBus::new(16 * 1024);
         let events = bus.subscribe();
         let options = GatewayOptions {
             name: "test-gateway".into(),
             bus: bus.clone(),
             local_ca,
+            mesh,
         };
         let handle = Gateway::start(&config, options)
             .await

@@ -237,6 +237,7 @@ async fn a_listener_without_certificates_gets_one_from_the_local_ca() {
             name: "t".into(),
             bus: rampart_events::EventBus::new(16),
             local_ca: None,
+            mesh: None,
         },
     )
     .await;

@@ -22,7 +22,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let bus = EventBus::default();
-        let options = GatewayOptions { name: args.name.clone(), bus, local_ca };
+        let options = GatewayOptions { name: args.name.clone(), bus, local_ca, mesh: None };
         let gateway = Gateway::start(&config, options).await?;
         print_listeners(&gateway, None);
         let heartbeat = match &args.control {

@@ -77,6 +77,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 name: "gateway".to_string(),
                 bus: bus.clone(),
                 local_ca: Some(ca.clone()),
+                mesh: None,
             },
         )
         .await
