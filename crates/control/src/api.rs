@@ -5,6 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
+mod mesh;
+
+pub use self::mesh::{
+    CaGeneration, CaRollover, CaStatus, DeregisterWorkload, MeshEndpoint, MeshService,
+    MeshSnapshot, RegisterAck, RegisterWorkload, RevokeRequest, Revoked, RolloverStep, SvidInfo,
+    SvidList,
+};
+
 /// `GET /v1/health`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
@@ -173,8 +181,8 @@ pub struct ErrorBody {
     /// A lowercase message for people.
     pub error: String,
     /// A stable short code for programs: `unauthorized`, `rate_limited`, `not_found`,
-    /// `method_not_allowed`, `bad_request`, `payload_too_large`, `unsupported_media_type`,
-    /// `store_unavailable`, `overloaded`, `timeout`, `internal`.
+    /// `forbidden`, `method_not_allowed`, `bad_request`, `conflict`, `payload_too_large`,
+    /// `unsupported_media_type`, `store_unavailable`, `overloaded`, `timeout`, `internal`.
     pub code: String,
 }
 

@@ -1,6 +1,9 @@
 //! [`ControlClient`]: the CLI's (and remote proxies') way to the control-plane API, over TLS
 //! with the control plane's own CA and the admin token.
 
+mod mesh;
+mod watch;
+
 use std::{
     error::Error as StdError,
     path::{Path, PathBuf},
@@ -27,6 +30,8 @@ use crate::{
     },
 };
 
+pub use self::watch::{MeshWatch, WATCH_SILENCE};
+
 /// Where the CLI finds the control plane unless told otherwise.
 pub const DEFAULT_CONTROL_URL: &str = "https://127.0.0.1:7400";
 /// The environment variable that holds the admin token for the CLI.
@@ -40,14 +45,16 @@ const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A client of the control-plane API. Cheap to clone; clones share connections.
 ///
-/// It speaks HTTPS only, trusts only the given CA file, offers h2 and HTTP/1.1 by ALPN and
-/// sends the admin token on every request (marked sensitive, so h2 never indexes it).
+/// It speaks HTTPS only, trusts only the given CA file (or what the given TLS configuration
+/// trusts), offers h2 and HTTP/1.1 by ALPN and sends the admin token, when it has one, on
+/// every request (marked sensitive, so h2 never indexes it).
 #[derive(Clone)]
 pub struct ControlClient {
     base: String,
     /// The admin token's header; `None` for a workload's client.
     authorization: Option<HeaderValue>,
-    ca_path: PathBuf,
+    /// The CA file it trusts; `None` when built from a TLS configuration.
+    ca_path: Option<PathBuf>,
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
@@ -72,47 +79,63 @@ impl ControlClient {
         token: Sensitive<String>,
         ca_pem_path: &Path,
     ) -> Result<Self, ControlError> {
-        let bearer = Sensitive::new(format!("Bearer {}", token.expose()));
-        let mut authorization =
-            HeaderValue::from_str(bearer.expose()).map_err(|_| ControlError::InvalidToken {
-                reason: "the token holds characters an http header cannot carry",
-            })?;
-        authorization.set_sensitive(true);
         let tls = rampart_identity::client_config(Some(ca_pem_path), false, Vec::new())?;
-        Self::build(url, Some(authorization), ca_pem_path, tls)
+        let mut client = Self::from_tls_config(url, Some(token), tls)?;
+        client.ca_path = Some(ca_pem_path.to_owned());
+        Ok(client)
     }
 
     /// A client for a workload, which holds no admin token: it can only
     /// [`request_svid`](Self::request_svid) with a join token, and
-    /// [`renew_svid`](Self::renew_svid) once built
+    /// [`renew_svid`](Self::renew_svid) and the mesh calls once built
     /// [`with_client_identity`](Self::with_client_identity).
     pub fn workload(url: &str, ca_pem_path: &Path) -> Result<Self, ControlError> {
         let tls = rampart_identity::client_config(Some(ca_pem_path), false, Vec::new())?;
-        Self::build(url, None, ca_pem_path, tls)
+        let mut client = Self::from_tls_config(url, None, tls)?;
+        client.ca_path = Some(ca_pem_path.to_owned());
+        Ok(client)
+    }
+
+    /// A client of the control plane at `url` over `tls`, the caller's own configuration
+    /// (e.g. a sidecar's, pinning the control plane's CA and presenting its SVID), sending
+    /// `token` as the admin token when given. Its ALPN protocols are replaced with `h2` and
+    /// `http/1.1`. Requests time out after 10 s.
+    pub fn from_tls_config(
+        url: &str,
+        token: Option<Sensitive<String>>,
+        mut tls: rustls::ClientConfig,
+    ) -> Result<Self, ControlError> {
+        let authorization = token.map(|token| bearer(&token)).transpose()?;
+        // The connector sets the protocols it speaks, and refuses a configuration that has any.
+        tls.alpn_protocols.clear();
+        Self::build(url, authorization, None, tls)
     }
 
     /// This client presenting `cert_chain` (the workload's SVID, leaf first) with its `key`
     /// as the TLS client certificate, e.g. for [`renew_svid`](Self::renew_svid). The key
-    /// stays in this process: it only signs the TLS handshake.
+    /// stays in this process: it only signs the TLS handshake. Only for a client built from a
+    /// CA file ([`NoCaFile`](ControlError::NoCaFile) otherwise: build the TLS configuration
+    /// with the certificate and use [`from_tls_config`](Self::from_tls_config)).
     pub fn with_client_identity(
         self,
         cert_chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Self, ControlError> {
+        let ca_path = self.ca_path.clone().ok_or(ControlError::NoCaFile)?;
         let tls = rampart_identity::client_config_with_client_auth(
-            &self.ca_path,
+            &ca_path,
             Vec::new(),
             cert_chain,
             key,
         )?;
-        let client = Self::build(&self.base, self.authorization, &self.ca_path, tls)?;
+        let client = Self::build(&self.base, self.authorization, Some(ca_path), tls)?;
         Ok(client.with_timeout(self.timeout))
     }
 
     fn build(
         url: &str,
         authorization: Option<HeaderValue>,
-        ca_path: &Path,
+        ca_path: Option<PathBuf>,
         tls: rustls::ClientConfig,
     ) -> Result<Self, ControlError> {
         let base = parse_base(url)?;
@@ -132,7 +155,7 @@ impl ControlClient {
         Ok(Self {
             base,
             authorization,
-            ca_path: ca_path.to_owned(),
+            ca_path,
             http,
             timeout: DEFAULT_TIMEOUT,
         })
@@ -238,12 +261,32 @@ impl ControlClient {
         answer.decode(&[StatusCode::OK])
     }
 
+    /// One request, its answer read whole, all within the client's timeout.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Answer, ControlError> {
+        let exchange = async {
+            let response = self.send(method, path, body).await?;
+            let status = response.status();
+            let body = read_whole(response).await?;
+            Ok(Answer { status, body })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| self.timed_out())?
+    }
+
+    /// Sends one request and returns as soon as the answer's head is in; the body is left to
+    /// the caller (and to its own bound on time).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, ControlError> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -260,31 +303,17 @@ impl ControlClient {
                 url: self.base.clone(),
                 reason: "cannot form a request uri",
             })?;
-        let exchange = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| self.failed(&e))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|e| ControlError::InvalidResponse {
-                    reason: format!("cannot read the response body: {e}"),
-                })?
-                .to_bytes();
-            Ok(Answer {
-                status: parts.status,
-                body,
-            })
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        self.http
+            .request(request)
             .await
-            .map_err(|_| ControlError::Timeout {
-                url: self.base.clone(),
-                after: self.timeout,
-            })?
+            .map_err(|e| self.failed(&e))
+    }
+
+    fn timed_out(&self) -> ControlError {
+        ControlError::Timeout {
+            url: self.base.clone(),
+            after: self.timeout,
+        }
     }
 
     /// Tells a TLS failure (most often: not the control plane's CA) from an unreachable server.
@@ -365,6 +394,30 @@ impl Answer {
 }
 
 // === helpers ===
+
+/// The body of `response`, up to [`MAX_RESPONSE_BYTES`].
+async fn read_whole(
+    response: http::Response<hyper::body::Incoming>,
+) -> Result<Bytes, ControlError> {
+    Ok(Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+        .map_err(|e| ControlError::InvalidResponse {
+            reason: format!("cannot read the response body: {e}"),
+        })?
+        .to_bytes())
+}
+
+/// The `Authorization` header for the admin token `token`, marked sensitive.
+fn bearer(token: &Sensitive<String>) -> Result<HeaderValue, ControlError> {
+    let bearer = Sensitive::new(format!("Bearer {}", token.expose()));
+    let mut authorization =
+        HeaderValue::from_str(bearer.expose()).map_err(|_| ControlError::InvalidToken {
+            reason: "the token holds characters an http header cannot carry",
+        })?;
+    authorization.set_sensitive(true);
+    Ok(authorization)
+}
 
 /// `https://host[:port][/base]` without a trailing slash; anything else is refused, since the
 /// token must never travel in clear text.

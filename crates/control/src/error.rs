@@ -91,6 +91,35 @@ pub enum ControlError {
     #[error("cannot generate random bytes")]
     RandomBytes,
 
+    /// A request to the control plane cannot be carried out as asked (`400`).
+    #[error("invalid request: {reason}")]
+    InvalidRequest { reason: String },
+
+    /// What a request names does not exist (`404`).
+    #[error("{what} not found")]
+    NotFound { what: String },
+
+    /// A CA rollover step cannot be taken now (`409`): the message says why and what to do.
+    #[error("ca rollover refused: {reason}")]
+    Rollover { reason: String },
+
+    /// The control plane was started without a directory for new CA generations.
+    #[error("ca rollover needs a directory for new CA generations (`ca_dir`), and none was given")]
+    NoCaDir,
+
+    /// The CA generations recorded in the store do not match the CA files.
+    #[error("ca generation {generation}: {reason}")]
+    CaGeneration { generation: u32, reason: String },
+
+    /// This client was built from a TLS configuration, not from a CA file, so it cannot
+    /// derive another configuration from it.
+    #[error("this control client has no ca file to build a client-certificate configuration from")]
+    NoCaFile,
+
+    /// The mesh watch stream carried nothing, not even a keep-alive, for too long.
+    #[error("the control plane's mesh watch was silent for {} s", after.as_secs())]
+    WatchSilent { after: Duration },
+
     /// An SVID could not be issued or verified.
     #[error(transparent)]
     Svid(#[from] rampart_identity::SvidError),

@@ -3,22 +3,31 @@
 //! This crate owns the control-plane API: the HTTPS listener (h1 and h2 by ALPN) and its
 //! routes, the admin token that authenticates every request to it, the brake on failed
 //! authentications, the registry of proxies that report to it, the JSON types of the API
-//! ([`api`]) and the [`ControlClient`] the CLI uses. It takes its TLS configuration, store and
-//! event bus from the caller and builds none of them; it never reads configuration files,
+//! ([`api`]) and the [`ControlClient`] the CLI uses. For the mesh (see `docs/mesh.md`) it
+//! owns the workload CA generations and their rollover, the records of issued SVIDs and
+//! their revocation, the registry of workload endpoints and the versioned mesh snapshot
+//! streamed to every sidecar. It takes its TLS configuration, store, event bus and trust
+//! bundle from the caller and builds none of them (it writes files only when a CA rollover
+//! creates a generation under the `ca_dir` it was given); it never reads configuration files,
 //! never touches the data plane's request path, and never prints, logs or returns the admin
 //! token or any credential a client presented.
 
 mod admin_token;
 pub mod api;
+mod authority;
+mod ca_set;
 mod client;
+mod encoding;
 mod error;
 mod join_tokens;
+mod mesh;
 mod registry;
 mod server;
 
 pub use crate::admin_token::AdminToken;
 pub use crate::client::{
-    CA_ENV, ControlClient, DEFAULT_CONTROL_URL, TOKEN_ENV, default_ca_path, default_token_path,
+    CA_ENV, ControlClient, DEFAULT_CONTROL_URL, MeshWatch, TOKEN_ENV, WATCH_SILENCE,
+    default_ca_path, default_token_path,
 };
 pub use crate::error::ControlError;
 pub use crate::join_tokens::{
@@ -27,5 +36,6 @@ pub use crate::join_tokens::{
 };
 pub use crate::registry::{LocalProxy, Registry};
 pub use crate::server::{
-    ControlHandle, ControlOptions, ControlPlane, Limits, server_alpn, workload_bundle,
+    ControlHandle, ControlOptions, ControlPlane, DEFAULT_WORKLOAD_TTL, Limits, server_alpn,
+    workload_bundle,
 };

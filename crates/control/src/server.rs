@@ -4,23 +4,31 @@
 mod auth;
 mod listener;
 mod load;
+mod peer;
 mod reply;
 mod routes;
 mod state;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use rampart_core::spiffe::TrustDomain;
+use rampart_core::spiffe::{SpiffeId, TrustDomain};
 use rampart_events::EventBus;
-use rampart_identity::{LocalCa, TrustBundle};
+use rampart_identity::{LocalCa, SharedRevocations, SharedTrustBundle, TrustBundle};
 use rampart_store::{ProxyRecord, Store};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_rustls::TlsAcceptor;
 
 use crate::{
     AdminToken, ControlError, JoinTokens,
+    api::{MeshSnapshot, SvidIssued},
+    authority::{Authority, How},
+    ca_set::CaSet,
+    mesh::Mesh,
     registry::{LocalProxy, Registry},
 };
+
+/// How long a workload endpoint stays registered without a heartbeat, unless told otherwise.
+pub const DEFAULT_WORKLOAD_TTL: Duration = Duration::from_secs(30);
 
 /// Starts the control plane.
 #[derive(Debug)]
@@ -49,12 +57,25 @@ pub struct ControlOptions {
     pub version: String,
     /// The trust domain of the workload identities this control plane hands out.
     pub trust_domain: TrustDomain,
-    /// The CA that signs workload SVIDs. Join tokens carry the SHA-256 of its certificate
-    /// (DER), which workloads pin; its root is the trust bundle handed to workloads.
+    /// Generation 1 of the workload CA: the CA of the control plane's own serving
+    /// certificate. Join tokens carry the SHA-256 of its certificate (DER), which workloads
+    /// pin on first contact, and keep doing so after a rollover (the serving certificate stays
+    /// with it); it signs SVIDs until another generation is activated.
     pub ca: Arc<LocalCa>,
+    /// Where CA rollover creates generation `n` (`<ca_dir>/gen-<n>/`) and finds it again on
+    /// restart; without it, rollover is refused.
+    pub ca_dir: Option<PathBuf>,
+    /// The trust bundle of the workloads: the same shared bundle given to the TLS client
+    /// verifier of [`tls`](Self::tls) (e.g. built with [`workload_bundle`]). The control plane
+    /// sets it to the roots of the trusted CA generations on start and updates it in place at
+    /// each rollover step, so renewals and mesh routes verify against every trusted root.
+    pub bundle: SharedTrustBundle,
     /// How long an issued SVID is valid (e.g. [`rampart_identity::DEFAULT_SVID_TTL`]);
     /// workloads renew at half-life.
     pub svid_ttl: Duration,
+    /// A workload endpoint not heard from within this leaves the mesh (e.g.
+    /// [`DEFAULT_WORKLOAD_TTL`]); sidecars re-register every third of it.
+    pub workload_ttl: Duration,
 }
 
 /// Bounds on what one client, and all of them together, can make the server do.
@@ -90,8 +111,10 @@ pub struct ControlHandle {
     local_addr: SocketAddr,
     registry: Registry,
     join_tokens: JoinTokens,
+    authority: Arc<Authority>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    sweeper: JoinHandle<()>,
 }
 
 /// The ALPN protocols the control plane serves, in preference order: `h2`, `http/1.1`.
@@ -139,27 +162,65 @@ impl ControlPlane {
             options.trust_domain.clone(),
             options.ca.cert_der(),
         );
-        let bundle = workload_bundle(&options.ca, &options.trust_domain)?;
+        let authority = authority(&options).await?;
         let acceptor = TlsAcceptor::from(options.tls.clone());
+        let parts = state::Parts {
+            token: options.token,
+            store: options.store,
+            bus: options.bus,
+            version: options.version,
+        };
+        let (shutdown, signal) = watch::channel(false);
         let state = state::AppState::new(
-            options,
+            parts,
             registry.clone(),
             join_tokens.clone(),
-            bundle,
+            authority.clone(),
             &limits,
+            signal.clone(),
         );
         let app = routes::router(state, &limits);
-        let (shutdown, signal) = watch::channel(false);
+        let sweeper = authority.mesh().spawn_sweeper();
         let task = tokio::spawn(listener::serve(listener, acceptor, app, limits, signal));
         tracing::info!(addr = %local_addr, "control plane listening");
         Ok(ControlHandle {
             local_addr,
             registry,
             join_tokens,
+            authority,
             shutdown,
             task: Some(task),
+            sweeper,
         })
     }
+}
+
+/// The CA set (loaded from the store and `ca_dir`), the mesh and the authority over both.
+async fn authority(options: &ControlOptions) -> Result<Arc<Authority>, ControlError> {
+    let cas = CaSet::load(
+        options.store.clone(),
+        options.trust_domain.clone(),
+        options.bundle.clone(),
+        options.ca.clone(),
+        options.ca_dir.clone(),
+    )
+    .await?;
+    let mesh = Mesh::new(
+        options.store.clone(),
+        options.trust_domain.clone(),
+        options.bundle.clone(),
+        options.workload_ttl,
+    )
+    .await?;
+    Ok(Authority::new(
+        options.store.clone(),
+        options.bus.clone(),
+        options.trust_domain.clone(),
+        options.svid_ttl,
+        options.bundle.clone(),
+        cas,
+        mesh,
+    ))
 }
 
 // === impl ControlHandle ===
@@ -180,6 +241,34 @@ impl ControlHandle {
         &self.join_tokens
     }
 
+    /// The mesh snapshot now and every change to it, as `GET /v1/mesh/watch` streams it: for
+    /// a gateway in this process.
+    pub fn mesh_snapshot(&self) -> watch::Receiver<Arc<MeshSnapshot>> {
+        self.authority.mesh().subscribe()
+    }
+
+    /// The revoked serials of the current snapshot, swapped on every change: for the
+    /// verifiers of a gateway in this process.
+    pub fn revocations(&self) -> SharedRevocations {
+        self.authority.mesh().revocations().clone()
+    }
+
+    /// The workload trust bundle (every trusted CA generation), updated in place by rollover.
+    pub fn bundle(&self) -> SharedTrustBundle {
+        self.authority.bundle().clone()
+    }
+
+    /// Issues an SVID for `id` from `csr_der` (a DER CSR for a key the caller keeps) without
+    /// HTTP, for a gateway in this process; recorded (how `local`) and revocable like any
+    /// other. `id` must be in this control plane's trust domain.
+    pub async fn issue_local_svid(
+        &self,
+        id: &SpiffeId,
+        csr_der: &[u8],
+    ) -> Result<SvidIssued, ControlError> {
+        self.authority.issue(csr_der, id, How::Local, None).await
+    }
+
     /// Registers a proxy of this process; see [`Registry::register_local`].
     pub async fn register_local(&self, record: ProxyRecord) -> Result<LocalProxy, ControlError> {
         self.registry.register_local(record).await
@@ -188,6 +277,7 @@ impl ControlHandle {
     /// Stops accepting connections, lets requests in progress finish (within the drain
     /// timeout) and returns when the server is gone.
     pub async fn shutdown(mut self) {
+        self.sweeper.abort();
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take()
             && let Err(error) = task.await
@@ -200,6 +290,7 @@ impl ControlHandle {
 
 impl Drop for ControlHandle {
     fn drop(&mut self) {
+        self.sweeper.abort();
         if let Some(task) = self.task.take() {
             task.abort();
         }

@@ -21,5 +21,8 @@ mod time;
 mod url;
 
 pub use crate::error::StoreError;
-pub use crate::records::{ConfigVersion, JoinTokenRecord, ProxyRecord, Redeemed};
+pub use crate::records::{
+    CaGenerationRecord, ConfigVersion, IssuedSvidRecord, JoinTokenRecord, ProxyRecord, Redeemed,
+    RevocationRecord, WorkloadEndpointRecord,
+};
 pub use crate::store::{Store, StoreOptions};

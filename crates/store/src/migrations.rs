@@ -27,6 +27,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         description: "join_tokens",
         sql: include_str!("../migrations/sqlite/0002_join_tokens.sql"),
     },
+    Embedded {
+        version: 3,
+        description: "mesh",
+        sql: include_str!("../migrations/sqlite/0003_mesh.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -39,6 +44,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         version: 2,
         description: "join_tokens",
         sql: include_str!("../migrations/postgres/0002_join_tokens.sql"),
+    },
+    Embedded {
+        version: 3,
+        description: "mesh",
+        sql: include_str!("../migrations/postgres/0003_mesh.sql"),
     },
 ];
 

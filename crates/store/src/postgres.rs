@@ -1,5 +1,7 @@
 //! The PostgreSQL backend, selected by a `postgres://` or `postgresql://` URL, and its SQL.
 
+mod mesh;
+
 use std::time::SystemTime;
 
 use sqlx::Connection;

@@ -6,6 +6,13 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::time::from_millis;
 
+mod mesh;
+
+pub(crate) use self::mesh::columns as mesh_columns;
+pub use self::mesh::{
+    CaGenerationRecord, IssuedSvidRecord, RevocationRecord, WorkloadEndpointRecord,
+};
+
 /// A proxy (gateway or sidecar) known to the control plane.
 ///
 /// Times are stored with millisecond precision.

@@ -1,5 +1,7 @@
 //! The SQLite backend: an embedded file in WAL mode (or a private in-memory database) and its SQL.
 
+mod mesh;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};

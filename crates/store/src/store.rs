@@ -54,6 +54,9 @@ macro_rules! dispatch {
     };
 }
 
+// After `dispatch!`, which it uses.
+mod mesh;
+
 // === impl Store ===
 
 impl Store {

@@ -15,7 +15,11 @@ use rampart_events::{Event, SecurityEvent, SecurityKind};
 use tokio::time::Instant;
 
 pub(crate) use self::limiter::FailureLimiter;
-use super::{reply::ApiError, routes::svid, state::SharedState};
+use super::{
+    reply::ApiError,
+    routes::{mesh, svid},
+    state::SharedState,
+};
 use crate::AdminToken;
 
 /// The `service.name` of the events published here.
@@ -84,10 +88,21 @@ pub(crate) fn record_failure(state: &SharedState, client: Option<SocketAddr>) {
 }
 
 /// Routes that do not take the admin token because they authenticate otherwise: a new
-/// workload's SVID request carries a join token, a renewal the workload's current SVID over
-/// mTLS. Their handlers check those credentials; the per-address brake still applies.
+/// workload's SVID request carries a join token; a renewal and the mesh routes the
+/// workload's current SVID over mTLS. Their handlers check those credentials; the
+/// per-address brake still applies.
 fn exempt(method: &Method, path: &str) -> bool {
-    *method == Method::POST && (path == svid::ISSUE_PATH || path == svid::RENEW_PATH)
+    match *method {
+        Method::POST => [
+            svid::ISSUE_PATH,
+            svid::RENEW_PATH,
+            mesh::REGISTER_PATH,
+            mesh::DEREGISTER_PATH,
+        ]
+        .contains(&path),
+        Method::GET => path == mesh::WATCH_PATH,
+        _ => false,
+    }
 }
 
 // === impl Refusal ===

@@ -10,6 +10,7 @@ use axum::{
     http::{HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
+use rampart_identity::SvidError;
 use serde::de::DeserializeOwned;
 
 use crate::{ControlError, api::ErrorBody};
@@ -47,6 +48,15 @@ impl ApiError {
 
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// `409`: the request is valid but the state does not allow it now; `message` says why.
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
     }
 
     /// `401` with the bearer challenge; `reason` is what was wrong, never the credential.
@@ -131,7 +141,17 @@ impl From<ControlError> for ApiError {
     fn from(error: ControlError) -> Self {
         match error {
             ControlError::InvalidHeartbeat { reason }
-            | ControlError::InvalidJoinTokenRequest { reason } => Self::bad_request(reason),
+            | ControlError::InvalidJoinTokenRequest { reason }
+            | ControlError::InvalidRequest { reason } => Self::bad_request(reason),
+            ControlError::Svid(
+                e @ (SvidError::InvalidCsr { .. }
+                | SvidError::CsrSignature
+                | SvidError::UnsupportedKey { .. }),
+            ) => Self::bad_request(e.to_string()),
+            ControlError::NotFound { what } => Self::not_found(format!("{what} not found")),
+            e @ (ControlError::Rollover { .. } | ControlError::NoCaDir) => {
+                Self::conflict(e.to_string())
+            }
             ControlError::Store(error) => {
                 tracing::error!(%error, "control api: store failure");
                 Self::store_unavailable()

@@ -6,7 +6,9 @@
 
 mod config;
 mod health;
+mod identity;
 mod join_tokens;
+pub(crate) mod mesh;
 mod proxies;
 pub(crate) mod svid;
 
@@ -22,6 +24,8 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(config::routes())
         .merge(join_tokens::routes())
         .merge(svid::routes())
+        .merge(mesh::routes())
+        .merge(identity::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -3,14 +3,17 @@
 use std::{sync::Arc, time::Duration};
 
 use rampart_events::EventBus;
-use rampart_identity::{LocalCa, TrustBundle};
 use rampart_store::Store;
-use tokio::{sync::Semaphore, time::Instant};
+use tokio::{
+    sync::{Semaphore, watch},
+    time::Instant,
+};
 
-use super::{ControlOptions, Limits, auth::FailureLimiter};
+use super::{Limits, auth::FailureLimiter};
 use crate::{
     AdminToken, JoinTokens,
     api::{Health, HealthState},
+    authority::Authority,
     registry::Registry,
 };
 
@@ -27,42 +30,49 @@ pub(crate) struct AppState {
     pub(crate) bus: EventBus,
     pub(crate) registry: Registry,
     pub(crate) join_tokens: JoinTokens,
-    /// Signs workload SVIDs.
-    pub(crate) ca: Arc<LocalCa>,
-    pub(crate) svid_ttl: Duration,
-    /// The roots workloads trust, handed out with their SVIDs and checked on renewal.
-    pub(crate) bundle: TrustBundle,
+    /// Issues, records and revokes SVIDs; holds the CA set and the mesh.
+    pub(crate) authority: Arc<Authority>,
     pub(crate) version: String,
     pub(crate) started: Instant,
     pub(crate) failures: FailureLimiter,
     pub(crate) in_flight: Arc<Semaphore>,
     pub(crate) request_timeout: Duration,
+    /// Turns true when the server shuts down: long-lived streams end on it.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// What [`AppState::new`] takes from the caller's options.
+pub(crate) struct Parts {
+    pub(crate) token: AdminToken,
+    pub(crate) store: Store,
+    pub(crate) bus: EventBus,
+    pub(crate) version: String,
 }
 
 // === impl AppState ===
 
 impl AppState {
     pub(crate) fn new(
-        options: ControlOptions,
+        parts: Parts,
         registry: Registry,
         join_tokens: JoinTokens,
-        bundle: TrustBundle,
+        authority: Arc<Authority>,
         limits: &Limits,
+        shutdown: watch::Receiver<bool>,
     ) -> SharedState {
         Arc::new(Self {
-            token: options.token,
-            store: options.store,
-            bus: options.bus,
+            token: parts.token,
+            store: parts.store,
+            bus: parts.bus,
             registry,
             join_tokens,
-            ca: options.ca,
-            svid_ttl: options.svid_ttl,
-            bundle,
-            version: options.version,
+            authority,
+            version: parts.version,
             started: Instant::now(),
             failures: FailureLimiter::new(limits.max_auth_failures, limits.auth_failure_window),
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             request_timeout: limits.request_timeout,
+            shutdown,
         })
     }
 

@@ -8,7 +8,10 @@
 mod auth;
 mod errors;
 mod join_tokens;
+mod mesh;
 mod proxies;
+mod revoke;
+mod rollover;
 mod support;
 mod svid;
 mod tls;

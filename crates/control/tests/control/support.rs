@@ -1,5 +1,9 @@
 //! A control plane on loopback with everything it needs in a temp dir, and raw clients.
 
+mod workload;
+
+pub use self::workload::{Workload, ders, next_event};
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -18,7 +22,8 @@ use rampart_control::{
 use rampart_core::spiffe::TrustDomain;
 use rampart_events::EventBus;
 use rampart_identity::{
-    LocalCa, SniResolver, SpiffeClientVerifier, client_config, server_config_with_client_auth,
+    LocalCa, SharedTrustBundle, SniResolver, SpiffeClientVerifier, client_config,
+    server_config_with_client_auth,
 };
 use rampart_store::Store;
 use tempfile::TempDir;
@@ -32,7 +37,8 @@ pub const SVID_TTL: Duration = Duration::from_secs(600);
 
 pub struct Plane {
     /// Holds the CA, the store and the token until the test ends.
-    _dir: TempDir,
+    dir: TempDir,
+    settings: Settings,
     pub handle: ControlHandle,
     pub token: AdminToken,
     pub bus: EventBus,
@@ -40,7 +46,30 @@ pub struct Plane {
     pub ca_path: PathBuf,
     /// The DER of the control plane's CA certificate.
     pub ca_der: Vec<u8>,
+    /// The workload trust bundle, shared with the server's TLS verifier.
+    pub bundle: SharedTrustBundle,
     pub url: String,
+}
+
+/// How to start a test control plane.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub proxy_ttl: Duration,
+    pub limits: Limits,
+    pub workload_ttl: Duration,
+    /// Whether rollover may create CA generations (in `<tempdir>/ca-generations`).
+    pub ca_dir: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            proxy_ttl: Duration::from_secs(30),
+            limits: Limits::default(),
+            workload_ttl: Duration::from_secs(30),
+            ca_dir: true,
+        }
+    }
 }
 
 /// A raw answer.
@@ -53,11 +82,24 @@ pub struct Reply {
 }
 
 pub async fn start() -> Plane {
-    start_with(Duration::from_secs(30), Limits::default()).await
+    start_settings(Settings::default()).await
 }
 
 pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
-    let dir = tempfile::tempdir().unwrap();
+    start_settings(Settings {
+        proxy_ttl,
+        limits,
+        ..Settings::default()
+    })
+    .await
+}
+
+pub async fn start_settings(settings: Settings) -> Plane {
+    launch(tempfile::tempdir().unwrap(), settings).await
+}
+
+/// Starts a control plane on the data in `dir` (created on the first start).
+async fn launch(dir: TempDir, settings: Settings) -> Plane {
     let data = dir.path().join("data");
     let ca = Arc::new(LocalCa::load_or_create(&data).unwrap());
     let cert = ca
@@ -69,7 +111,7 @@ pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
     let tls = server_config_with_client_auth(
         Arc::new(resolver),
         server_alpn(),
-        SpiffeClientVerifier::optional(bundle),
+        SpiffeClientVerifier::optional(bundle.clone()),
     )
     .unwrap();
     let store = Store::open(&format!("sqlite://{}", data.join("rampart.db").display()))
@@ -83,27 +125,49 @@ pub async fn start_with(proxy_ttl: Duration, limits: Limits) -> Plane {
         token: token.clone(),
         store: store.clone(),
         bus: bus.clone(),
-        proxy_ttl,
+        proxy_ttl: settings.proxy_ttl,
         version: VERSION.to_owned(),
         trust_domain,
         ca: ca.clone(),
+        ca_dir: settings.ca_dir.then(|| dir.path().join("ca-generations")),
+        bundle: bundle.clone(),
         svid_ttl: SVID_TTL,
+        workload_ttl: settings.workload_ttl,
     };
-    let handle = ControlPlane::start_with(options, limits).await.unwrap();
+    let handle = ControlPlane::start_with(options, settings.limits.clone())
+        .await
+        .unwrap();
     let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
     Plane {
         ca_path: ca.cert_path().to_owned(),
         ca_der: ca.cert_der().to_vec(),
-        _dir: dir,
+        dir,
+        settings,
         handle,
         token,
         bus,
         store,
+        bundle,
         url,
     }
 }
 
 impl Plane {
+    /// Stops this control plane and starts another on the same data (CA, store, token, CA
+    /// generations), on a new port.
+    pub async fn restart(self) -> Plane {
+        let Plane {
+            dir,
+            settings,
+            handle,
+            store,
+            ..
+        } = self;
+        handle.shutdown().await;
+        store.close().await;
+        launch(dir, settings).await
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.handle.local_addr()
     }
@@ -171,11 +235,30 @@ pub async fn raw(
     auth: Option<&str>,
     body: &str,
 ) -> Reply {
-    let alpn: &[u8] = match version {
+    let config = client_config(Some(ca), false, vec![alpn(version).to_vec()]).unwrap();
+    raw_tls(addr, config, version, method, path, auth, body).await
+}
+
+/// The ALPN protocol of `version`.
+pub fn alpn(version: Version) -> &'static [u8] {
+    match version {
         Version::HTTP_2 => b"h2",
         _ => b"http/1.1",
-    };
-    let config = client_config(Some(ca), false, vec![alpn.to_vec()]).unwrap();
+    }
+}
+
+/// Like [`raw`], over the TLS client configuration `config` (whose ALPN must offer only
+/// `version`), e.g. one that presents a client certificate.
+pub async fn raw_tls(
+    addr: SocketAddr,
+    config: rustls::ClientConfig,
+    version: Version,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> Reply {
+    let alpn = alpn(version);
     let tcp = TcpStream::connect(addr).await.unwrap();
     let tls = TlsConnector::from(Arc::new(config))
         .connect("localhost".try_into().unwrap(), tcp)

@@ -245,7 +245,7 @@ async fn renewal_with_the_svid_over_mtls_keeps_the_identity() {
     check_issued(&renewed, &id);
     assert!(renewed.expires_at_ms > first.expires_at_ms, "{renewed:?}");
     assert_ne!(renewed.svid_chain_pem[0], first.svid_chain_pem[0]);
-    let event = next_event(&mut events, SecurityKind::SvidIssued).await;
+    let event = next_event(&mut events, SecurityKind::SvidRenewed).await;
     assert!(event.detail.contains(&id), "{}", event.detail);
 
     // A bad CSR is still refused on renewal.

@@ -8,18 +8,20 @@
 
 mod errors;
 mod harness;
+mod mesh;
 mod sqlite_only;
 mod suite;
 
-/// Declares each suite case as one test per backend: `sqlite::case` and `postgres::case`.
+/// Declares each suite case (`module::case`) as one test per backend: `sqlite::case` and
+/// `postgres::case`.
 macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
+    ($($module:ident :: $case:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let db = crate::harness::TestDb::sqlite().await;
-                    crate::suite::$case(&db).await;
+                    crate::$module::$case(&db).await;
                     db.finish().await;
                 }
             )*
@@ -29,7 +31,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let db = crate::harness::TestDb::postgres().await;
-                    crate::suite::$case(&db).await;
+                    crate::$module::$case(&db).await;
                     db.finish().await;
                 }
             )*
@@ -38,15 +40,20 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
-    reopen_keeps_data_and_migrations_are_idempotent,
-    upsert_updates_in_place,
-    proxies_are_listed_by_id_and_removed,
-    prune_removes_only_older_proxies,
-    meta_round_trip_overwrite_delete,
-    config_versions_newest_first_with_limit,
-    concurrent_writes_all_land,
-    join_token_is_single_use,
-    join_token_expires,
-    join_token_with_wrong_secret_is_unknown,
-    concurrent_redeems_of_one_join_token_succeed_once,
+    suite::reopen_keeps_data_and_migrations_are_idempotent,
+    suite::upsert_updates_in_place,
+    suite::proxies_are_listed_by_id_and_removed,
+    suite::prune_removes_only_older_proxies,
+    suite::meta_round_trip_overwrite_delete,
+    suite::config_versions_newest_first_with_limit,
+    suite::concurrent_writes_all_land,
+    suite::join_token_is_single_use,
+    suite::join_token_expires,
+    suite::join_token_with_wrong_secret_is_unknown,
+    suite::concurrent_redeems_of_one_join_token_succeed_once,
+    mesh::issued_svids_are_listed_newest_first_and_found_by_serial,
+    mesh::live_svids_exclude_expired_and_revoked,
+    mesh::revocation_is_idempotent_and_pruned_at_expiry,
+    mesh::workload_endpoints_upsert_list_and_prune,
+    mesh::ca_generations_have_one_active,
 );
