@@ -128,12 +128,17 @@ impl CaSet {
             .iter()
             .map(|&i| generations[i].record.fingerprint.as_str())
             .collect();
-        let live: Vec<_> = self
-            .store
-            .live_svids(None, SystemTime::now())
-            .await?
-            .into_iter()
+        let all_live = self.store.live_svids(None, SystemTime::now()).await?;
+        // An SVID its holder has already renewed is superseded: the holder uses the new one,
+        // so it does not hold the retirement back.
+        let superseded: BTreeSet<&str> = all_live
+            .iter()
+            .filter_map(|svid| svid.renewed_from.as_deref())
+            .collect();
+        let live: Vec<_> = all_live
+            .iter()
             .filter(|svid| fingerprints.contains(svid.ca_fingerprint.as_str()))
+            .filter(|svid| !superseded.contains(svid.serial.as_str()))
             .collect();
         if !live.is_empty() {
             let last = live.iter().map(|s| s.expires_at).max().map_or(0, unix_ms);
@@ -141,8 +146,8 @@ impl CaSet {
             if !force {
                 return Err(ControlError::Rollover {
                     reason: format!(
-                        "{} unexpired, unrevoked SVID(s) signed by generation {numbers} still \
-                         exist (the last expires at unix ms {last}); wait until their holders \
+                        "{} unexpired, unrevoked, not yet renewed SVID(s) signed by generation \
+                         {numbers} still exist (the last expires at unix ms {last}); wait until their holders \
                          renew and they expire, or retire with `force`",
                         live.len()
                     ),

@@ -50,6 +50,8 @@ async fn a_rollover_keeps_old_svids_valid_until_the_old_root_is_retired() {
     );
     let old_root = CertificateDer::from(plane.ca_der.clone());
     let old = plane.join("orders", "shop").await;
+    // A workload that does not renew before the retirement is attempted.
+    let lingering = plane.join("billing", "shop").await;
 
     // Prepare: both roots are trusted, by the server and in the snapshot.
     let prepared = admin
@@ -99,18 +101,26 @@ async fn a_rollover_keeps_old_svids_valid_until_the_old_root_is_retired() {
         .unwrap_err();
     assert!(conflict(error).contains("run `prepare` first"));
 
-    // Retire: refused while SVIDs of generation 1 live, unless forced.
+    // Retire: refused while an SVID of generation 1 that its holder has not renewed lives
+    // (`old` and `still_old` are superseded by renewals; `lingering` is not).
     let error = admin
         .ca_rollover(RolloverStep::Retire, false)
         .await
         .unwrap_err();
     let message = conflict(error);
     assert!(
-        message.contains("generation 1") && message.contains("force"),
+        message.contains("1 unexpired") && message.contains("generation 1"),
         "{message}"
     );
+    assert!(message.contains("force"), "{message}");
     assert_eq!(roots(&plane).len(), 2);
-    let retired = admin.ca_rollover(RolloverStep::Retire, true).await.unwrap();
+    // Once it renews (from generation 2), nothing holds the retirement back.
+    let renewed = lingering.renew().await.unwrap();
+    assert!(renewed.verifies_with(std::slice::from_ref(&new_root)));
+    let retired = admin
+        .ca_rollover(RolloverStep::Retire, false)
+        .await
+        .unwrap();
     assert_eq!(summary(&retired), [(1, false, false), (2, true, true)]);
     assert_eq!(roots(&plane), std::slice::from_ref(&new_root));
     let snapshot = plane.handle.mesh_snapshot().borrow().clone();
@@ -166,6 +176,30 @@ async fn retire_is_allowed_once_the_old_svids_are_revoked() {
         .await
         .unwrap();
     assert_eq!(summary(&retired), [(1, false, false), (2, true, true)]);
+}
+
+#[tokio::test]
+async fn force_retires_despite_live_svids_of_the_old_root() {
+    let plane = start().await;
+    let admin = plane.client();
+    let old = plane.join("orders", "shop").await;
+    admin
+        .ca_rollover(RolloverStep::Prepare, false)
+        .await
+        .unwrap();
+    admin
+        .ca_rollover(RolloverStep::Activate, false)
+        .await
+        .unwrap();
+    assert!(
+        admin
+            .ca_rollover(RolloverStep::Retire, false)
+            .await
+            .is_err()
+    );
+    let retired = admin.ca_rollover(RolloverStep::Retire, true).await.unwrap();
+    assert_eq!(summary(&retired), [(1, false, false), (2, true, true)]);
+    assert!(!old.verifies_with(&roots(&plane)));
 }
 
 #[tokio::test]
