@@ -47,12 +47,154 @@ pub enum Command {
     /// Workload identities.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Run a sidecar beside a service: mTLS inbound to the app, outbound to other services.
+    Sidecar(SidecarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SidecarArgs {
+    /// The service this sidecar fronts (the `sa` of its SPIFFE id).
+    #[arg(long)]
+    pub service: String,
+    /// The service's namespace.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// The app, `host:port` (normally on loopback), that inbound requests go to.
+    #[arg(long)]
+    pub app: String,
+    /// Control-plane URL.
+    #[arg(
+        long,
+        default_value = "https://127.0.0.1:7400",
+        env = "RAMPART_CONTROL"
+    )]
+    pub control: String,
+    /// One-time join token from `rampart identity join-token`; needed only when the data
+    /// directory holds no valid SVID. Prefer the environment variable: arguments are visible
+    /// to other local users.
+    #[arg(long, env = "RAMPART_JOIN_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub join_token: Option<Secret>,
+    /// The mesh listener (mTLS required).
+    #[arg(long, default_value = "0.0.0.0:15006")]
+    pub inbound: std::net::SocketAddr,
+    /// The listener the app calls other services through (plain HTTP, `Host: <service>`).
+    #[arg(long, default_value = "127.0.0.1:15001")]
+    pub outbound: std::net::SocketAddr,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`).
+    #[arg(long, default_value = "127.0.0.1:15000")]
+    pub admin: std::net::SocketAddr,
+    /// The `host:port` other sidecars reach the inbound listener at; default: its address,
+    /// with 0.0.0.0 replaced by 127.0.0.1.
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Where the SVID, its key, the bundle and the last snapshot are kept; default:
+    /// `./.rampart-sidecar-<service>`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Worker threads (0: one per core; 1: everything on one thread).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Grace period for in-flight requests on shutdown, e.g. `5s`.
+    #[arg(long, default_value = "10s", value_parser = parse_drain)]
+    pub drain: Duration,
+}
+
+/// A secret given on the command line; `Debug` hides it.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("**REDACTED**")
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {
     /// Create a one-time token that lets a workload obtain its identity. It is shown only once.
     JoinToken(JoinTokenArgs),
+    /// Revoke the live SVIDs of a service (or one SVID by serial): every proxy refuses them
+    /// within a second, closes their connections, and the control plane refuses to renew them.
+    Revoke(RevokeArgs),
+    /// List issued SVIDs: identity, serial, issue time, expiry, how (join or renewal), state.
+    List(ListArgs),
+    /// The workload CA: its generations, and rollover to a new root.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The service whose live SVIDs to revoke.
+    #[arg(long, required_unless_present = "serial", conflicts_with = "serial")]
+    pub service: Option<String>,
+    /// The service's namespace.
+    #[arg(long, default_value = "default", requires = "service")]
+    pub namespace: String,
+    /// One SVID's serial number (lowercase hex, as `rampart identity list` shows it).
+    #[arg(long)]
+    pub serial: Option<String>,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this service's SVIDs.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only this namespace's SVIDs.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Show the CA generations: fingerprint, expiry, whether it signs and whether it is trusted.
+    Status(ControlArgs),
+    /// One step of a CA rollover: `prepare` (a new root, trusted beside the old one),
+    /// `activate` (the new root signs new SVIDs), `retire` (the old roots leave the bundle).
+    Rollover(RolloverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RolloverArgs {
+    #[arg(value_enum)]
+    pub step: RolloverStepArg,
+    /// Retire even while SVIDs signed by the old root are still valid (they stop working).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RolloverStepArg {
+    Prepare,
+    Activate,
+    Retire,
+}
+
+/// Where the control plane is and how to authenticate to it, for admin commands.
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// Control-plane URL.
+    #[arg(
+        long,
+        default_value = "https://127.0.0.1:7400",
+        env = "RAMPART_CONTROL"
+    )]
+    pub control: String,
+    #[command(flatten)]
+    pub auth: ControlAuth,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +284,15 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret(value.trim().to_owned()))
+}
+
+/// A duration such as `5s` or `500ms`.
+fn parse_drain(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|e| e.to_string())
 }
 
 /// A duration such as `10m` or `1h30m`, in whole seconds, at least one.

@@ -3,10 +3,11 @@
 mod config;
 mod gateway;
 mod identity;
+mod sidecar;
 mod status;
 mod up;
 
-use crate::cli::{Cli, Command, ConfigCommand, IdentityCommand};
+use crate::cli::{CaCommand, Cli, Command, ConfigCommand, IdentityCommand};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -16,6 +17,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { file, json }) => config::check(&file, json),
         Command::Status(args) => status::run(args),
         Command::Identity(IdentityCommand::JoinToken(args)) => identity::join_token(args),
+        Command::Identity(IdentityCommand::Revoke(args)) => identity::revoke(args),
+        Command::Identity(IdentityCommand::List(args)) => identity::list(args),
+        Command::Identity(IdentityCommand::Ca(CaCommand::Status(args))) => {
+            identity::ca_status(args)
+        }
+        Command::Identity(IdentityCommand::Ca(CaCommand::Rollover(args))) => {
+            identity::ca_rollover(args)
+        }
+        Command::Sidecar(args) => sidecar::run(args),
     }
 }
 

@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+mod mesh_member;
+
 /// The trust domain of the workload identities `rampart up` hands out.
 const TRUST_DOMAIN: &str = "rampart.local";
 
@@ -43,7 +45,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         if !ip.is_unspecified() && !ip.is_loopback() {
             names.push(ip.to_string());
         }
-        let control_cert = ca.issue_server_cert(&names)?;
+        // The chain ends with the CA itself: workloads on first contact trust only the CA
+        // whose fingerprint their join token pins, and find it in the chain.
+        let control_cert = ca.issue_server_cert_with_root(&names)?;
         // SNI carries host names only; clients that connect by IP get the default certificate.
         let sni_names: Vec<String> = names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).cloned().collect();
         let resolver = Arc::new(SniResolver::new(vec![(sni_names, control_cert)])?);
@@ -54,7 +58,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let tls = Arc::new(rampart_identity::server_config_with_client_auth(
             resolver,
             rampart_control::server_alpn(),
-            rampart_identity::SpiffeClientVerifier::optional(bundle),
+            rampart_identity::SpiffeClientVerifier::optional(bundle.clone()),
         )?);
         let control = ControlPlane::start(ControlOptions {
             listen: config.control.listen,
@@ -64,24 +68,32 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             bus: bus.clone(),
             proxy_ttl: config.control.proxy_ttl.0,
             version: rampart_core::VERSION.to_string(),
-            trust_domain,
+            trust_domain: trust_domain.clone(),
             ca: ca.clone(),
+            ca_dir: Some(dir.join("ca-generations")),
+            bundle,
             svid_ttl: rampart_identity::DEFAULT_SVID_TTL,
+            workload_ttl: rampart_control::DEFAULT_WORKLOAD_TTL,
         })
         .await
         .context("cannot start the control plane")?;
+        let control = Arc::new(control);
 
+        // The gateway is a mesh member: its hops to services' sidecars use mTLS with its own SVID.
+        let member = mesh_member::MeshMember::join(&control, &trust_domain).await?;
         let gateway = Gateway::start(
             &config,
             GatewayOptions {
                 name: "gateway".to_string(),
                 bus: bus.clone(),
                 local_ca: Some(ca.clone()),
-                mesh: None,
+                mesh: Some(member.context.clone()),
             },
         )
         .await
         .context("cannot start the gateway")?;
+        let gateway = Arc::new(gateway);
+        let membership = member.run(control.clone(), gateway.clone());
         let now = SystemTime::now();
         let local = control
             .register_local(ProxyRecord {
@@ -118,9 +130,17 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         let drain = config.gateway.timeouts.drain.0;
         tracing::info!(deadline = ?drain, "draining");
-        gateway.shutdown(drain).await;
+        membership.abort();
+        let _ = membership.await;
+        match Arc::try_unwrap(gateway) {
+            Ok(gateway) => gateway.shutdown(drain).await,
+            Err(_) => tracing::warn!("the gateway is still referenced; stopping without drain"),
+        }
         let _ = local.deregister().await;
-        control.shutdown().await;
+        match Arc::try_unwrap(control) {
+            Ok(control) => control.shutdown().await,
+            Err(_) => tracing::warn!("the control plane is still referenced; stopping at once"),
+        }
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })

@@ -3,5 +3,6 @@
 
 mod config_check;
 mod reload;
+mod sidecar;
 mod support;
 mod up;

@@ -1,0 +1,270 @@
+//! The sidecar: the agent's identity and tasks driving a gateway in sidecar shape.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use rampart_core::spiffe::SpiffeId;
+use rampart_proxy::{Gateway, GatewayHandle, GatewayOptions};
+use tokio::task::JoinHandle;
+
+use crate::{
+    DataDir, MeshError, Origin, SidecarOptions,
+    agent::Agent,
+    register, renew,
+    shape::{INBOUND, OUTBOUND, SidecarShape},
+    startup, watch,
+};
+
+/// Entry point of the sidecar.
+#[derive(Debug)]
+pub struct Sidecar;
+
+/// A running sidecar.
+pub struct SidecarHandle {
+    agent: Arc<Agent>,
+    gateway: Arc<GatewayHandle>,
+    tasks: Vec<JoinHandle<()>>,
+    instance: String,
+    advertised: String,
+    origin: Origin,
+}
+
+// === impl Sidecar ===
+
+impl Sidecar {
+    /// Obtains the identity (kept SVID or join token), starts the gateway in sidecar shape
+    /// from the last known snapshot, then renewal, registration and the mesh watch; returns
+    /// once the first snapshot is applied or [`SidecarOptions::first_snapshot_wait`] passed.
+    pub async fn start(options: SidecarOptions) -> Result<SidecarHandle, MeshError> {
+        options.check()?;
+        rampart_identity::install_default_provider();
+        let (agent, origin, resumed_snapshot) = prepare(&options).await?;
+        let gateway = Arc::new(start_gateway(&agent, &options).await?);
+        // Only this function sets it, once.
+        let _ = agent.gateway.set(Arc::downgrade(&gateway));
+        let inbound = gateway.listener_addr(INBOUND).unwrap_or(options.inbound);
+        let advertised = options
+            .advertise
+            .clone()
+            .unwrap_or_else(|| advertised(inbound));
+        let instance = instance_id(&options.workload.service, &advertised);
+        let tasks = vec![
+            tokio::spawn(renew::run(agent.clone())),
+            tokio::spawn(register::run(
+                agent.clone(),
+                instance.clone(),
+                advertised.clone(),
+            )),
+            tokio::spawn(watch::run(agent.clone())),
+        ];
+        // Without a kept snapshot the outbound listener knows no service yet: give the
+        // watch a moment. With one, serve from it at once (the control plane may be down).
+        if !resumed_snapshot {
+            first_snapshot(&agent, options.first_snapshot_wait).await;
+        }
+        Ok(SidecarHandle {
+            agent,
+            gateway,
+            tasks,
+            instance,
+            advertised,
+            origin,
+        })
+    }
+}
+
+// === impl SidecarHandle ===
+
+impl SidecarHandle {
+    /// The sidecar's SPIFFE id.
+    pub fn spiffe_id(&self) -> SpiffeId {
+        self.agent.svid.spiffe_id()
+    }
+
+    /// The serial of the SVID in use.
+    pub fn serial(&self) -> String {
+        self.agent.svid.serial()
+    }
+
+    /// Where the identity came from at start.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The id under which the inbound listener is registered.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The `host:port` registered for the inbound listener.
+    pub fn advertised(&self) -> &str {
+        &self.advertised
+    }
+
+    /// The gateway in sidecar shape.
+    pub fn gateway(&self) -> &GatewayHandle {
+        &self.gateway
+    }
+
+    /// The bound address of the mesh listener.
+    pub fn inbound_addr(&self) -> Option<SocketAddr> {
+        self.gateway.listener_addr(INBOUND)
+    }
+
+    /// The bound address of the listener the workload calls through.
+    pub fn outbound_addr(&self) -> Option<SocketAddr> {
+        self.gateway.listener_addr(OUTBOUND)
+    }
+
+    /// The bound address of the admin listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.gateway.admin_addr()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.agent.dir.path()
+    }
+
+    /// Renews the SVID now, out of schedule (the schedule goes on from the new SVID).
+    pub async fn renew_now(&self) -> Result<(), MeshError> {
+        renew::renew_once(&self.agent).await
+    }
+
+    /// Stops renewal and the watch, withdraws the registration, then lets in-flight requests
+    /// finish for up to `drain`.
+    pub async fn shutdown(self, drain: Duration) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        register::deregister(&self.agent, &self.instance).await;
+        match Arc::try_unwrap(self.gateway) {
+            Ok(gateway) => gateway.shutdown(drain).await,
+            Err(_) => tracing::warn!("the gateway is still in use; it stops with the process"),
+        }
+    }
+}
+
+impl std::fmt::Debug for SidecarHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SidecarHandle")
+            .field("spiffe_id", &self.spiffe_id().to_string())
+            .field("instance", &self.instance)
+            .field("advertised", &self.advertised)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+// === helpers ===
+
+/// The agent, with its identity obtained and the kept snapshot (if any) applied; where the
+/// identity came from, and whether a snapshot was kept.
+async fn prepare(options: &SidecarOptions) -> Result<(Arc<Agent>, Origin, bool), MeshError> {
+    let dir = DataDir::open(&options.data_dir)?;
+    let start = startup::obtain(
+        &options.control_url,
+        options.join_token.as_ref(),
+        &options.workload,
+        &dir,
+        options.bootstrap_patience,
+    )
+    .await?;
+    let shape = SidecarShape {
+        namespace: options.workload.namespace.clone(),
+        app: options.app.clone(),
+        inbound: options.inbound,
+        outbound: options.outbound,
+        admin: options.admin,
+    };
+    let agent = Arc::new(Agent::new(
+        options.control_url.clone(),
+        start.identity.pin,
+        start.identity.svid,
+        start.identity.bundle,
+        dir,
+        shape,
+    ));
+    if let Some(snapshot) = &start.snapshot
+        && let Err(e) = agent.apply(snapshot)
+    {
+        tracing::warn!(error = %e, "the kept mesh snapshot is not usable");
+    }
+    Ok((agent, start.origin, start.snapshot.is_some()))
+}
+
+/// Waits up to `limit` for the watch to apply a snapshot.
+async fn first_snapshot(agent: &Agent, limit: Duration) {
+    let mut applied = agent.applied();
+    let first = applied.wait_for(|n| *n > 0);
+    if tokio::time::timeout(limit, first).await.is_err() {
+        tracing::warn!("no mesh snapshot yet; serving and retrying");
+    }
+}
+
+async fn start_gateway(
+    agent: &Agent,
+    options: &SidecarOptions,
+) -> Result<GatewayHandle, MeshError> {
+    let config = agent.shape.config(&agent.targets());
+    let gateway_options = GatewayOptions {
+        name: format!("sidecar-{}", options.workload.service),
+        bus: options.bus.clone(),
+        local_ca: None,
+        mesh: Some(agent.mesh_context()),
+    };
+    Ok(Gateway::start(&config, gateway_options).await?)
+}
+
+/// `addr` as peers reach it: an unspecified IP becomes the loopback address of its family.
+fn advertised(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port()).to_string()
+}
+
+/// A registry id for this sidecar, stable across restarts at the same address (a restart
+/// replaces its own entry rather than leaving a stale one): `<service>@<address>`, with every
+/// character the registry does not take (all but letters, digits and `._:@-`) replaced by `-`.
+fn instance_id(service: &str, advertised: &str) -> String {
+    format!("{service}@{advertised}")
+        .chars()
+        .map(|c| {
+            let kept = c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '-');
+            if kept { c } else { '-' }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unspecified_addresses_are_advertised_as_loopback() {
+        assert_eq!(
+            advertised("0.0.0.0:15006".parse().unwrap()),
+            "127.0.0.1:15006"
+        );
+        assert_eq!(advertised("[::]:15006".parse().unwrap()), "[::1]:15006");
+        assert_eq!(advertised("10.1.2.3:80".parse().unwrap()), "10.1.2.3:80");
+    }
+
+    #[test]
+    fn instance_ids_hold_only_safe_characters() {
+        assert_eq!(
+            instance_id("orders", "127.0.0.1:15006"),
+            "orders@127.0.0.1:15006"
+        );
+        assert_eq!(instance_id("a/b", "[::1]:1"), "a-b@-::1-:1");
+    }
+}
