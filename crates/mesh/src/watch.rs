@@ -1,6 +1,6 @@
 //! The mesh watch: snapshots from the control plane applied to the gateway and kept on disk.
-//! When the stream ends, fails or falls silent (45 s without even a keep-alive), the agent reconnects with backoff; the last
-//! snapshot keeps serving meanwhile.
+//! When the stream ends, fails or falls silent (45 s without even a keep-alive), the agent
+//! reconnects with backoff; the last snapshot keeps serving meanwhile.
 
 use std::{sync::Arc, time::Duration};
 
