@@ -13,7 +13,7 @@ use std::path::Path;
 /// The embedded default configuration (`examples/quickstart.yaml`).
 pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
 
-const TOP_KEYS: &[&str] = &["admin", "control", "store", "gateway"];
+const TOP_KEYS: &[&str] = &["admin", "control", "ca", "store", "gateway"];
 const GATEWAY_KEYS: &[&str] = &[
     "workers",
     "listeners",
@@ -90,6 +90,7 @@ fn parse(source_name: &str, text: &str) -> Result<(Config, Vec<ConfigError>), Co
     let mut config = Config {
         admin: p.field(&root, "", "admin").unwrap_or_default(),
         control: p.field(&root, "", "control").unwrap_or_default(),
+        ca: p.field(&root, "", "ca").unwrap_or_default(),
         store: p.field(&root, "", "store").unwrap_or_default(),
         gateway: GatewayConfig::default(),
     };
@@ -120,6 +121,10 @@ fn resolve_paths(config: &mut Config, base: &Path) {
     }
     if let Some(log) = config.gateway.access_log.as_mut() {
         fix(log);
+    }
+    if let Some(upstream) = config.ca.upstream.as_mut() {
+        fix(&mut upstream.cert);
+        fix(&mut upstream.key);
     }
 }
 

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 pub struct Config {
     pub admin: AdminConfig,
     pub control: ControlConfig,
+    /// The workload CA and the identities it issues.
+    pub ca: CaConfig,
     pub store: StoreConfig,
     pub gateway: GatewayConfig,
 }
@@ -30,6 +32,31 @@ pub struct ControlConfig {
     pub listen: SocketAddr,
     /// A proxy that has not reported for this long is no longer listed as connected.
     pub proxy_ttl: Duration,
+}
+
+/// The certificate authority of the control plane: what it signs workload SVIDs (and its own
+/// serving certificate) with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// The trust domain of workload identities: `spiffe://<trust_domain>/ns/<ns>/sa/<service>`.
+    pub trust_domain: String,
+    /// How long an SVID is valid; workloads renew at half-life.
+    pub svid_ttl: Duration,
+    /// An operator-provided CA to chain under: Rampart then runs an intermediate CA (its key
+    /// generated here, signed once by this CA) and the operator's root is the trust anchor.
+    /// Without it, Rampart creates its own root in the data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamCa>,
+}
+
+/// The operator's CA certificate (optionally followed by the chain up to its root) and key,
+/// as PEM files. The key file must be readable by its owner only; it is read, never copied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamCa {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Where the control plane keeps its state.
@@ -306,6 +333,16 @@ impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9901)),
+        }
+    }
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        Self {
+            trust_domain: "rampart.local".to_owned(),
+            svid_ttl: Duration::from_secs(3_600),
+            upstream: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Semantic checks that serde cannot express: references, uniqueness, patterns and files.
 
 use crate::error::ConfigError;
-use crate::model::{Cluster, Config, MeshTarget, Route, UpstreamProtocol, http_token};
+use crate::model::{CaConfig, Cluster, Config, MeshTarget, Route, UpstreamProtocol, http_token};
 use std::collections::HashSet;
 
 /// Every semantic problem of `config`, in field-path order.
@@ -17,6 +17,7 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
             "address already used by `admin.listen`",
         ));
     }
+    check_ca(&mut errs, &config.ca);
     let mut names = HashSet::new();
     for (i, l) in g.listeners.iter().enumerate() {
         let at = format!("gateway.listeners[{i}]");
@@ -336,6 +337,36 @@ fn check_host_pattern(p: &str, port_ok: bool) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("`{p}` is not a host name or `*.domain` pattern"))
+    }
+}
+
+/// The shortest and longest SVID lifetimes accepted: renewal happens at half-life, so a
+/// minute leaves 30 s between renewals; beyond a day a stolen SVID lives too long.
+const MIN_SVID_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const MAX_SVID_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+fn check_ca(errs: &mut Vec<ConfigError>, ca: &CaConfig) {
+    let td = &ca.trust_domain;
+    // SPIFFE: lowercase letters, digits, `.`, `-`, `_`; at most 255 bytes.
+    let ok = !td.is_empty()
+        && td.len() <= 255
+        && td.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        });
+    if !ok {
+        errs.push(err(
+            "ca.trust_domain",
+            format!(
+                "`{td}` is not a SPIFFE trust domain (lowercase letters, digits, `.`, `-`, `_`)"
+            ),
+        ));
+    }
+    if ca.svid_ttl.0 < MIN_SVID_TTL || ca.svid_ttl.0 > MAX_SVID_TTL {
+        errs.push(err("ca.svid_ttl", "must be between 1m and 24h"));
+    }
+    if let Some(upstream) = &ca.upstream {
+        file_exists(errs, "ca.upstream.cert", &upstream.cert);
+        file_exists(errs, "ca.upstream.key", &upstream.key);
     }
 }
 

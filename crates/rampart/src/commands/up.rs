@@ -15,9 +15,6 @@ use std::time::SystemTime;
 
 mod mesh_member;
 
-/// The trust domain of the workload identities `rampart up` hands out.
-const TRUST_DOMAIN: &str = "rampart.local";
-
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let config = super::gateway::load_config(args.config.as_ref())?;
     let rt = crate::runtime::build(config.gateway.workers)?;
@@ -29,7 +26,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .create(dir)
             .with_context(|| format!("cannot create the data directory `{}`", dir.display()))?;
         rampart_identity::install_default_provider();
-        let ca = Arc::new(LocalCa::load_or_create(dir).context("cannot open the local CA")?);
+        let ca = Arc::new(open_ca(dir, &config.ca)?);
         let store_url = config
             .store
             .url
@@ -51,7 +48,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         // SNI carries host names only; clients that connect by IP get the default certificate.
         let sni_names: Vec<String> = names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).cloned().collect();
         let resolver = Arc::new(SniResolver::new(vec![(sni_names, control_cert)])?);
-        let trust_domain = TrustDomain::parse(TRUST_DOMAIN)?;
+        let trust_domain = TrustDomain::parse(&config.ca.trust_domain)?;
         // Client certificates are optional: workloads renew their SVIDs with them, everything
         // else authenticates with the admin token or a join token.
         let bundle = rampart_control::workload_bundle(&ca, &trust_domain)?.shared();
@@ -72,7 +69,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             ca: ca.clone(),
             ca_dir: Some(dir.join("ca-generations")),
             bundle,
-            svid_ttl: rampart_identity::DEFAULT_SVID_TTL,
+            svid_ttl: config.ca.svid_ttl.0,
             workload_ttl: rampart_control::DEFAULT_WORKLOAD_TTL,
         })
         .await
@@ -109,7 +106,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .await?;
 
         println!("Rampart {} is up (data in {})", rampart_core::VERSION, dir.display());
-        super::gateway::print_listeners(&gateway, Some(ca.cert_path()));
+        super::gateway::print_listeners(&gateway, Some(&dir.join(CA_FILE)));
         println!("  control API      https://{}   (admin token in {})", control.local_addr(), token_path.display());
         if let Some((_, addr)) = gateway.listeners().iter().find(|(n, _)| !gateway.is_tls(n)) {
             println!("Try: curl http://{addr}/api/hello");
@@ -144,4 +141,38 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The certificate clients of this control plane and gateway trust: the local root, or the
+/// operator's root when Rampart runs an intermediate under it.
+const CA_FILE: &str = "ca.pem";
+
+/// The CA of `rampart up`: a root of its own in the data directory, or, with `ca.upstream`, an
+/// intermediate (key generated here, in `intermediate-ca/`) signed by the operator's CA, whose
+/// root is then written to `ca.pem` for clients to trust.
+fn open_ca(dir: &std::path::Path, config: &rampart_config::CaConfig) -> anyhow::Result<LocalCa> {
+    let Some(upstream) = &config.upstream else {
+        return LocalCa::load_or_create(dir).context("cannot open the local CA");
+    };
+    if dir.join("ca-key.pem").exists() {
+        anyhow::bail!(
+            "`{}` holds a root CA of Rampart's own (ca-key.pem); with `ca.upstream` use a new data directory",
+            dir.display()
+        );
+    }
+    let ca = LocalCa::load_or_create_intermediate(
+        &dir.join("intermediate-ca"),
+        &upstream.cert,
+        &upstream.key,
+    )
+    .with_context(|| {
+        format!(
+            "cannot run an intermediate CA under `{}`",
+            upstream.cert.display()
+        )
+    })?;
+    let root = dir.join(CA_FILE);
+    std::fs::write(&root, ca.root_pem())
+        .with_context(|| format!("cannot write the operator's root to `{}`", root.display()))?;
+    Ok(ca)
 }

@@ -6,3 +6,4 @@ mod reload;
 mod sidecar;
 mod support;
 mod up;
+mod upstream_ca;
