@@ -383,7 +383,7 @@ impl Answer {
             }
         };
         match self.status {
-            StatusCode::UNAUTHORIZED => ControlError::Unauthorized,
+            StatusCode::UNAUTHORIZED => ControlError::Unauthorized { message },
             StatusCode::TOO_MANY_REQUESTS => ControlError::RateLimited { message },
             status => ControlError::Http {
                 status: status.as_u16(),

@@ -55,8 +55,10 @@ pub enum ControlError {
     #[error("the control plane at `{url}` did not answer within {} ms", after.as_millis())]
     Timeout { url: String, after: Duration },
 
-    #[error("the control plane refused the token (401)")]
-    Unauthorized,
+    /// The credentials (admin token, join token or SVID) were refused; `message` is the
+    /// control plane's reason, which never repeats a credential.
+    #[error("the control plane refused the credentials (401): {message}")]
+    Unauthorized { message: String },
 
     #[error(
         "the control plane refused the request after too many failed attempts (429): {message}"

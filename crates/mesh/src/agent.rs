@@ -118,7 +118,7 @@ impl Agent {
     /// Whether `e` is the control plane refusing this sidecar's SVID (`401` over mutual TLS:
     /// revoked, expired or no longer trusted); if so, see [`Agent::mark_refused`].
     pub fn refused(&self, e: &MeshError) -> bool {
-        let refused = matches!(e, MeshError::Control(ControlError::Unauthorized));
+        let refused = matches!(e, MeshError::Control(ControlError::Unauthorized { .. }));
         if refused {
             self.mark_refused("the control plane refuses it");
         }

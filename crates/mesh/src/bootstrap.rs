@@ -111,7 +111,7 @@ pub(crate) fn check_workload(svid: &SvidSource, workload: &Workload) -> Result<(
 /// Answers that mean "no" (rather than "cannot ask") become [`MeshError::Refused`].
 fn refusal(e: ControlError) -> MeshError {
     match e {
-        ControlError::Unauthorized
+        ControlError::Unauthorized { .. }
         | ControlError::Http { .. }
         | ControlError::RateLimited { .. } => MeshError::Refused(e),
         other => MeshError::Control(other),

@@ -235,6 +235,9 @@ async fn creating_a_token_needs_the_admin_token() {
         .create_join_token(&request("orders", "default", 600))
         .await
         .unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
     assert!(plane.store.list_join_tokens().await.unwrap().is_empty());
 }

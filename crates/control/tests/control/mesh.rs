@@ -166,14 +166,20 @@ async fn mesh_routes_need_the_current_svid() {
     let mut events = plane.bus.subscribe();
     let anonymous = ControlClient::workload(&plane.url, &plane.ca_path).unwrap();
     let error = anonymous.watch_mesh().await.unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
     let event = next_event(&mut events, SecurityKind::AuthFailed).await;
     assert!(event.detail.contains("mesh watch"), "{}", event.detail);
     let error = anonymous
         .register_workload(&register("x", "10.0.0.1:1"))
         .await
         .unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
 
     // The admin token is no substitute for an SVID.
     for (method, path) in [

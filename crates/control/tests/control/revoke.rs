@@ -67,7 +67,10 @@ async fn revoking_a_service_refuses_its_svids_until_a_new_join_token() {
 
     // A revoked SVID cannot renew, register or watch; the refusal is published.
     let error = renewed.renew().await.unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
     let event = next_event(&mut events, SecurityKind::SvidRefused).await;
     assert!(event.detail.contains("revoked"), "{}", event.detail);
     let reply = second
@@ -88,9 +91,15 @@ async fn revoking_a_service_refuses_its_svids_until_a_new_join_token() {
         .register_workload(&register)
         .await
         .unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
     let error = first.client().watch_mesh().await.unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
 
     // Others are untouched: another namespace, another service.
     elsewhere.renew().await.unwrap();

@@ -130,7 +130,8 @@ async fn a_rollover_keeps_old_svids_valid_until_the_old_root_is_retired() {
     // renews.
     let error = old.renew().await.unwrap_err();
     assert!(
-        matches!(error, ControlError::Unauthorized) || error.to_string().contains("UnknownCA"),
+        matches!(error, ControlError::Unauthorized { .. })
+            || error.to_string().contains("UnknownCA"),
         "{error:?}"
     );
     tokio::time::sleep(Duration::from_millis(1_100)).await;

@@ -174,12 +174,18 @@ async fn a_replayed_token_is_refused_and_published() {
     assert!(event.detail.contains("already used"), "{}", event.detail);
 
     let error = client.request_svid(&token, &csr_pem).await.unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
     let error = client
         .request_svid("rampart-join.nope", &csr_pem)
         .await
         .unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -262,7 +268,10 @@ async fn renewal_without_a_client_certificate_is_refused() {
     let mut events = plane.bus.subscribe();
     let (_key, csr_pem) = key_and_csr();
     let error = workload(&plane).renew_svid(&csr_pem).await.unwrap_err();
-    assert!(matches!(error, ControlError::Unauthorized), "{error:?}");
+    assert!(
+        matches!(error, ControlError::Unauthorized { .. }),
+        "{error:?}"
+    );
     let event = next_event(&mut events, SecurityKind::AuthFailed).await;
     assert!(event.detail.contains("renewal"), "{}", event.detail);
 
