@@ -41,6 +41,9 @@ pub struct Status {
     /// A proxy is connected when it was last seen less than this long ago.
     pub proxy_ttl_ms: u64,
     pub proxies: Vec<ProxyStatus>,
+    /// The services with live sidecars in the mesh registry, and their endpoints.
+    #[serde(default)]
+    pub workloads: Vec<MeshService>,
 }
 
 /// One proxy as the control plane sees it.

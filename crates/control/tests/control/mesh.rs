@@ -78,6 +78,9 @@ async fn a_registration_reaches_watchers_at_once_and_a_deregistration_removes_it
         endpoints(&seen, ORDERS),
         [("orders-1".to_owned(), "10.0.0.1:15006".to_owned())]
     );
+    // `rampart status` lists it too.
+    let status = plane.client().status().await.unwrap();
+    assert_eq!(status.workloads, seen.services);
     let service = &seen.services[0];
     assert_eq!(
         (service.service.as_str(), service.namespace.as_str()),

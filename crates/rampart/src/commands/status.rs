@@ -46,6 +46,16 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        if status.workloads.is_empty() {
+            println!("no sidecars are registered");
+        } else {
+            println!("{:<48} {:<40} ADDRESS", "WORKLOAD (SPIFFE ID)", "INSTANCE");
+            for w in &status.workloads {
+                for e in &w.endpoints {
+                    println!("{:<48} {:<40} {}", w.spiffe_id, e.instance, e.address);
+                }
+            }
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

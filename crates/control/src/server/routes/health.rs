@@ -40,9 +40,11 @@ async fn status(State(state): State<SharedState>) -> Response {
         },
         false => Vec::new(),
     };
+    let workloads = state.authority.mesh().subscribe().borrow().services.clone();
     let status = Status {
         proxy_ttl_ms: millis(state.registry.ttl()),
         proxies,
+        workloads,
         health,
     };
     (code(&status.health), Json(status)).into_response()
