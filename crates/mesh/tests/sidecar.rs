@@ -2,132 +2,15 @@
 //! watch driving routes, and revocation reaching the data plane.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+mod support;
 
-use rampart_control::{
-    AdminToken, ControlClient, ControlHandle, ControlOptions, ControlPlane, api::RevokeRequest,
-    server_alpn, workload_bundle,
-};
-use rampart_core::{Sensitive, spiffe::TrustDomain};
-use rampart_events::EventBus;
-use rampart_identity::{
-    LocalCa, SniResolver, SpiffeClientVerifier, server_config_with_client_auth,
-};
-use rampart_mesh::{Origin, Sidecar, SidecarHandle, SidecarOptions, Workload};
-use rampart_store::Store;
-use rampart_testkit::{RawReply, RecordingUpstream, send_raw};
-use rustls_pki_types::{CertificateDer, pem::PemObject};
-use tempfile::TempDir;
-use tokio::time::{Instant, sleep};
+use std::{net::SocketAddr, time::Duration};
 
-const TRUST_DOMAIN: &str = "rampart.local";
+use rampart_control::api::RevokeRequest;
+use rampart_mesh::{Origin, Sidecar, Workload};
+use rampart_testkit::RecordingUpstream;
 
-/// A control plane like `rampart up`'s, with SVIDs valid for `svid_ttl`.
-struct Plane {
-    dir: TempDir,
-    handle: ControlHandle,
-    url: String,
-    admin: ControlClient,
-}
-
-async fn plane(svid_ttl: Duration) -> Plane {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    rampart_identity::install_default_provider();
-    let ca = Arc::new(LocalCa::load_or_create(&data).unwrap());
-    // The chain includes the root: first contact pins it by fingerprint.
-    let cert = ca
-        .issue_server_cert_with_root(&["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap();
-    let resolver = SniResolver::new(vec![(vec!["localhost".to_owned()], cert)]).unwrap();
-    let trust_domain: TrustDomain = TRUST_DOMAIN.parse().unwrap();
-    let bundle = workload_bundle(&ca, &trust_domain).unwrap().shared();
-    let tls = server_config_with_client_auth(
-        Arc::new(resolver),
-        server_alpn(),
-        SpiffeClientVerifier::optional(bundle.clone()),
-    )
-    .unwrap();
-    let store = Store::open(&format!("sqlite://{}", data.join("rampart.db").display()))
-        .await
-        .unwrap();
-    let token = AdminToken::load_or_create(&data.join("admin-token")).unwrap();
-    let handle = ControlPlane::start(ControlOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls: Arc::new(tls),
-        token: token.clone(),
-        store,
-        bus: EventBus::new(1024),
-        proxy_ttl: Duration::from_secs(30),
-        version: "test".to_owned(),
-        trust_domain,
-        ca: ca.clone(),
-        ca_dir: None,
-        bundle,
-        svid_ttl,
-        workload_ttl: Duration::from_secs(30),
-    })
-    .await
-    .unwrap();
-    let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
-    let admin = ControlClient::new(&url, token.secret().clone(), ca.cert_path()).unwrap();
-    Plane {
-        dir,
-        handle,
-        url,
-        admin,
-    }
-}
-
-impl Plane {
-    async fn token(&self, service: &str) -> Sensitive<String> {
-        self.handle
-            .join_tokens()
-            .create("default", service, Duration::from_secs(60))
-            .await
-            .unwrap()
-            .token
-    }
-
-    /// Options for a sidecar of `service` on free loopback ports, its data under the plane's
-    /// temporary directory.
-    async fn options(&self, service: &str, app: SocketAddr) -> SidecarOptions {
-        let mut options = SidecarOptions::new(service, &app.to_string(), &self.url);
-        options.join_token = Some(self.token(service).await);
-        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        (options.inbound, options.outbound, options.admin) = (any, any, any);
-        options.data_dir = self.dir.path().join(format!("sidecar-{service}"));
-        options
-    }
-}
-
-async fn call(sidecar: &SidecarHandle, host: &str, path: &str) -> RawReply {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let addr = sidecar.outbound_addr().unwrap();
-    send_raw(addr, req.as_bytes(), Duration::from_secs(5)).await
-}
-
-/// Polls `check` every 100 ms until it holds; panics after `limit`.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn kept_serial(dir: &Path) -> String {
-    let pem = std::fs::read(dir.join("svid.pem")).unwrap();
-    let leaf = CertificateDer::pem_slice_iter(&pem)
-        .next()
-        .unwrap()
-        .unwrap();
-    rampart_identity::serial_hex(&leaf).unwrap()
-}
+use support::{Plane, TRUST_DOMAIN, call, eventually, kept_serial, plane};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_svid_is_renewed_at_half_life_and_kept() {

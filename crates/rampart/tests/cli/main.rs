@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod config_check;
+mod gateway_mesh;
 mod reload;
 mod sidecar;
 mod support;
