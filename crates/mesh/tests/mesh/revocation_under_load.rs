@@ -1,9 +1,6 @@
 //! Revocation under load: once a service is revoked, the sidecars it calls refuse it within a
 //! second (its open mesh connections closed, new handshakes refused), while other callers of
 //! the same sidecars lose no request.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
@@ -12,7 +9,7 @@ use rampart_mesh::Sidecar;
 use rampart_testkit::RecordingUpstream;
 use tokio::time::{Instant, sleep_until};
 
-use support::{
+use crate::support::{
     TRUST_DOMAIN, call, counter, eventually,
     load::{Load, Worker},
     plane,

@@ -1,8 +1,5 @@
 //! Sidecars in process against a real control plane on loopback: bootstrap, renewal, the
 //! watch driving routes, and revocation reaching the data plane.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -10,7 +7,7 @@ use rampart_control::api::RevokeRequest;
 use rampart_mesh::{Origin, Sidecar, Workload};
 use rampart_testkit::RecordingUpstream;
 
-use support::{Plane, TRUST_DOMAIN, call, eventually, kept_serial, plane};
+use crate::support::{Plane, TRUST_DOMAIN, call, eventually, kept_serial, plane};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_svid_is_renewed_at_half_life_and_kept() {

@@ -4,9 +4,6 @@
 //! "app A" to A's outbound listener (`Host: b`), through mTLS to B's inbound listener and on to
 //! B's app, the whole time: one after another on kept-alive connections, and on a fresh
 //! connection per request. Every request must get a `200`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::{path::Path, time::Duration, time::SystemTime};
 
@@ -17,7 +14,7 @@ use rampart_mesh::{Sidecar, SidecarHandle};
 use rampart_testkit::RecordingUpstream;
 use tokio::time::Instant;
 
-use support::{
+use crate::support::{
     Plane, TRUST_DOMAIN, call, counter, eventually, kept_roots, kept_serial,
     load::{Load, Worker},
     pem_certs, plane,

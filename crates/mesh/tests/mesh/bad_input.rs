@@ -1,9 +1,6 @@
 //! Bad input on a sidecar's mTLS port: garbage, plaintext HTTP and truncated TLS handshakes are
 //! closed without an answer, counted and reported, and the sidecar keeps serving its peers,
 //! also while it happens.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -16,7 +13,7 @@ use tokio::{
     time::{Instant, timeout_at},
 };
 
-use support::{
+use crate::support::{
     call, counter, eventually,
     load::{Load, Worker},
     plane,
