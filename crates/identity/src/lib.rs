@@ -35,7 +35,8 @@ pub use server::{server_config, server_config_with_client_auth};
 pub use sni::{SniEntries, SniResolver};
 pub use svid::{
     DEFAULT_SVID_TTL, RevocationList, SharedRevocations, SharedTrustBundle, SpiffeClientVerifier,
-    SpiffeServerVerifier, SvidError, SvidSource, TrustBundle, check_csr, check_peer, expiry_time,
-    make_csr, mesh_client_config, mesh_server_config, mtls_client_config, mtls_server_config,
-    peer_spiffe_id, renewal_time, serial_hex, sign_svid_csr, verify_svid,
+    SpiffeServerVerifier, SvidError, SvidSource, TrustBundle, check_csr, check_peer,
+    csr_requested_names, expiry_time, make_csr, mesh_client_config, mesh_server_config,
+    mtls_client_config, mtls_server_config, peer_spiffe_id, renewal_time, serial_hex,
+    sign_svid_csr, verify_svid,
 };

@@ -21,7 +21,10 @@ mod verify;
 pub use bundle::{SharedTrustBundle, TrustBundle};
 pub use config::{mtls_client_config, mtls_server_config};
 pub use error::SvidError;
-pub use issue::{DEFAULT_SVID_TTL, check_csr, expiry_time, make_csr, renewal_time, sign_svid_csr};
+pub use issue::{
+    DEFAULT_SVID_TTL, check_csr, csr_requested_names, expiry_time, make_csr, renewal_time,
+    sign_svid_csr,
+};
 pub use mesh::{check_peer, mesh_client_config, mesh_server_config};
 pub use revocation::{RevocationList, SharedRevocations, serial_hex};
 pub use source::SvidSource;

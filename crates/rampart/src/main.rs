@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod logging;
+mod output;
 mod reload;
 mod runtime;
 

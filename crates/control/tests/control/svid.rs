@@ -227,6 +227,60 @@ async fn a_bad_csr_is_refused_without_burning_the_token() {
     check_issued(&issued, &id);
 }
 
+/// A CSR for a fresh key that asks for `uris` (URI SANs) and `dns` (DNS SANs).
+fn greedy_csr(uris: &[&str], dns: &[&str]) -> String {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.subject_alt_names = uris
+        .iter()
+        .map(|u| rcgen::SanType::URI((*u).try_into().unwrap()))
+        .chain(dns.iter().map(|d| rcgen::SanType::DnsName((*d).try_into().unwrap())))
+        .collect();
+    params.serialize_request(&key).unwrap().pem().unwrap()
+}
+
+#[tokio::test]
+async fn a_csr_asking_for_another_identity_is_refused_and_published() {
+    let plane = start().await;
+    let mut events = plane.bus.subscribe();
+    let billing = format!("spiffe://{TRUST_DOMAIN}/ns/shop/sa/billing");
+    for csr_pem in [
+        greedy_csr(&[&billing], &[]),
+        greedy_csr(&[], &["billing.shop.svc"]),
+    ] {
+        let (token, id) = join_token(&plane, "orders").await;
+        let reply = plane
+            .h1(
+                Method::POST,
+                "/v1/identity/svid",
+                None,
+                &svid_body(&token, &csr_pem),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        let error = reply.error();
+        assert!(
+            error.error.contains("does not allow") && error.error.contains(&id),
+            "{}",
+            error.error
+        );
+        let event = next_event(&mut events, SecurityKind::SvidRefused).await;
+        assert!(event.detail.contains("does not allow"), "{}", event.detail);
+        // The token was spent on the attempt.
+        let (_key, good) = key_and_csr();
+        let error = workload(&plane).request_svid(&token, &good).await.unwrap_err();
+        assert!(matches!(error, ControlError::Unauthorized { .. }), "{error:?}");
+    }
+    // A CSR naming exactly the token's identity is fine.
+    let (token, id) = join_token(&plane, "orders").await;
+    let issued = workload(&plane)
+        .request_svid(&token, &greedy_csr(&[&id], &[]))
+        .await
+        .unwrap();
+    check_issued(&issued, &id);
+}
+
 #[tokio::test]
 async fn renewal_with_the_svid_over_mtls_keeps_the_identity() {
     let plane = start().await;

@@ -13,6 +13,7 @@ use x509_parser::{
     certificate::X509Certificate,
     certification_request::X509CertificationRequest,
     der_parser::Oid,
+    extensions::{GeneralName, ParsedExtension},
     oid_registry::{
         OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA, OID_PKCS1_SHA512WITHRSA,
         OID_SIG_ECDSA_WITH_SHA256, OID_SIG_ECDSA_WITH_SHA384, OID_SIG_ED25519,
@@ -87,6 +88,38 @@ pub fn sign_svid_csr(
 /// anything (e.g. a one-time token) on it.
 pub fn check_csr(csr_der: &[u8]) -> Result<(), SvidError> {
     csr_key(csr_der).map(|_| ())
+}
+
+/// The names a CSR asks for in its subjectAltName extension, as `URI:…`, `DNS:…`, `IP:…`
+/// (other kinds by their debug form), plus `CN=…` when its subject names a common name.
+/// [`sign_svid_csr`] ignores all of them; a caller that wants to refuse a CSR asking for more
+/// than the identity it will get (e.g. another SPIFFE id) compares them with it.
+pub fn csr_requested_names(csr_der: &[u8]) -> Result<Vec<String>, SvidError> {
+    let (_, csr) =
+        X509CertificationRequest::from_der(csr_der).map_err(|e| SvidError::InvalidCsr {
+            reason: e.to_string(),
+        })?;
+    let mut names = Vec::new();
+    for cn in csr.certification_request_info.subject.iter_common_name() {
+        names.push(format!("CN={}", cn.as_str().unwrap_or("<not text>")));
+    }
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext {
+            for name in &san.general_names {
+                names.push(match name {
+                    GeneralName::URI(u) => format!("URI:{u}"),
+                    GeneralName::DNSName(d) => format!("DNS:{d}"),
+                    GeneralName::IPAddress(ip) => format!("IP:{}", hex_bytes(ip)),
+                    other => format!("{other:?}"),
+                });
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// When an SVID (any certificate) stops being valid: its notAfter.

@@ -1,5 +1,6 @@
 //! `rampart config check FILE`.
 
+use crate::output::say;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -16,9 +17,9 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                     "routes": g.routes.len(),
                     "errors": [],
                 });
-                println!("{doc}");
+                say!("{doc}");
             } else {
-                println!(
+                say!(
                     "{}: ok ({} listeners, {} clusters, {} routes)",
                     file.display(),
                     g.listeners.len(),
@@ -35,7 +36,7 @@ pub fn check(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|x| serde_json::json!({"path": x.path, "message": x.message}))
                     .collect();
-                println!(
+                say!(
                     "{}",
                     serde_json::json!({"ok": false, "file": e.source_name, "errors": errors})
                 );

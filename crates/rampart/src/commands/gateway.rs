@@ -1,6 +1,7 @@
 //! `rampart gateway --config FILE`: the data plane alone, and the reload loop shared with `up`.
 
 use crate::cli::GatewayArgs;
+use crate::output::say;
 use anyhow::Context;
 use rampart_config::Config;
 use rampart_control::api::{Heartbeat, ProxyKind};
@@ -127,17 +128,17 @@ pub fn listen_summary(g: &GatewayHandle) -> String {
 pub fn print_listeners(g: &GatewayHandle, ca: Option<&Path>) {
     for (name, addr) in g.listeners() {
         let scheme = if g.is_tls(name) { "https" } else { "http" };
-        println!("  gateway {name:<8} {scheme}://{addr}");
+        say!("  gateway {name:<8} {scheme}://{addr}");
     }
     if let Some(e) = g.egress_addr() {
-        println!("  egress           http://{e}   (HTTP proxy; CONNECT for https)");
+        say!("  egress           http://{e}   (HTTP proxy; CONNECT for https)");
     }
-    println!(
+    say!(
         "  admin            http://{}/metrics  /healthz  /readyz",
         g.admin_addr()
     );
     if let Some(ca) = ca {
-        println!(
+        say!(
             "  CA certificate   {}   (curl --cacert {} https://localhost:PORT/)",
             ca.display(),
             ca.display()

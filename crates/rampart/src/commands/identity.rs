@@ -1,6 +1,7 @@
 //! `rampart identity …`: workload identities.
 
 use crate::cli::{ControlArgs, JoinTokenArgs, ListArgs, RevokeArgs, RolloverArgs, RolloverStepArg};
+use crate::output::say;
 use anyhow::Context;
 use rampart_control::api::{CaStatus, CreateJoinToken, RevokeRequest, RolloverStep};
 use std::process::ExitCode;
@@ -22,13 +23,13 @@ pub fn join_token(args: JoinTokenArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot create a join token at {}", args.control))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&created)?);
+            say!("{}", serde_json::to_string_pretty(&created)?);
             return Ok(ExitCode::SUCCESS);
         }
         let expires = time(created.expires_at_ms);
-        println!("{}", created.token);
-        println!("spiffe id: {}", created.spiffe_id);
-        println!("expires:   {expires} (single use; this token is not shown again)");
+        say!("{}", created.token);
+        say!("spiffe id: {}", created.spiffe_id);
+        say!("expires:   {expires} (single use; this token is not shown again)");
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -49,13 +50,13 @@ pub fn revoke(args: RevokeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot revoke at {}", c.control))?;
         if c.json {
-            println!("{}", serde_json::to_string_pretty(&revoked)?);
+            say!("{}", serde_json::to_string_pretty(&revoked)?);
         } else if revoked.revoked.is_empty() {
-            println!("nothing to revoke: no live SVID matches");
+            say!("nothing to revoke: no live SVID matches");
         } else {
-            println!("revoked {} SVID(s):", revoked.revoked.len());
+            say!("revoked {} SVID(s):", revoked.revoked.len());
             for serial in &revoked.revoked {
-                println!("  {serial}");
+                say!("  {serial}");
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -77,11 +78,11 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot list identities at {}", c.control))?;
         if c.json {
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            say!("{}", serde_json::to_string_pretty(&list)?);
             return Ok(ExitCode::SUCCESS);
         }
         if list.svids.is_empty() {
-            println!("no SVIDs issued");
+            say!("no SVIDs issued");
             return Ok(ExitCode::SUCCESS);
         }
         let now_ms = i64::try_from(
@@ -91,9 +92,13 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
                 .as_millis(),
         )
         .unwrap_or(i64::MAX);
-        println!(
+        say!(
             "{:<48} {:<34} {:<20} {:<20} {:<6} STATE",
-            "SPIFFE ID", "SERIAL", "ISSUED", "EXPIRES", "HOW"
+            "SPIFFE ID",
+            "SERIAL",
+            "ISSUED",
+            "EXPIRES",
+            "HOW"
         );
         for s in &list.svids {
             let state = if s.revoked {
@@ -103,7 +108,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "valid"
             };
-            println!(
+            say!(
                 "{:<48} {:<34} {:<20} {:<20} {:<6} {state}",
                 s.spiffe_id,
                 s.serial,
@@ -150,15 +155,18 @@ pub fn ca_rollover(args: RolloverArgs) -> anyhow::Result<ExitCode> {
 
 fn print_ca(status: &CaStatus, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(status)?);
+        say!("{}", serde_json::to_string_pretty(status)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "{:<4} {:<64} {:<20} {:<7} TRUSTED",
-        "GEN", "FINGERPRINT (SHA-256)", "NOT AFTER", "SIGNS"
+        "GEN",
+        "FINGERPRINT (SHA-256)",
+        "NOT AFTER",
+        "SIGNS"
     );
     for g in &status.generations {
-        println!(
+        say!(
             "{:<4} {:<64} {:<20} {:<7} {}",
             g.generation,
             g.fingerprint,

@@ -1,6 +1,7 @@
 //! `rampart sidecar`: a workload's sidecar, mTLS inbound to the app and outbound to the mesh.
 
 use crate::cli::SidecarArgs;
+use crate::output::say;
 use anyhow::Context;
 use rampart_core::Sensitive;
 use rampart_mesh::{Origin, Sidecar, SidecarHandle, SidecarOptions, Workload};
@@ -48,23 +49,23 @@ fn print_sidecar(s: &SidecarHandle) {
         Origin::Persisted => "resumed from",
         Origin::JoinToken => "issued for the join token, kept in",
     };
-    println!("Rampart sidecar {} is up", rampart_core::VERSION);
-    println!("  identity         {}", s.spiffe_id());
-    println!(
+    say!("Rampart sidecar {} is up", rampart_core::VERSION);
+    say!("  identity         {}", s.spiffe_id());
+    say!(
         "  SVID             serial {} ({origin} {})",
         s.serial(),
         s.data_dir().display()
     );
     if let Some(a) = s.inbound_addr() {
-        println!(
+        say!(
             "  inbound          mtls://{a}   (registered as {})",
             s.advertised()
         );
     }
     if let Some(a) = s.outbound_addr() {
-        println!("  outbound         http://{a}   (Host: <service>[.<namespace>])");
+        say!("  outbound         http://{a}   (Host: <service>[.<namespace>])");
     }
-    println!(
+    say!(
         "  admin            http://{}/metrics  /healthz  /readyz",
         s.admin_addr()
     );

@@ -1,6 +1,7 @@
 //! `rampart status`: the control plane's health and its proxies.
 
 use crate::cli::{ControlAuth, StatusArgs};
+use crate::output::say;
 use anyhow::Context;
 use rampart_control::ControlClient;
 use rampart_core::Sensitive;
@@ -15,11 +16,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot get status from {}", args.control))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&status)?);
+            say!("{}", serde_json::to_string_pretty(&status)?);
             return Ok(ExitCode::SUCCESS);
         }
         let h = &status.health;
-        println!(
+        say!(
             "control plane {}: {:?} (version {}, store {}, up {}s)",
             client.url(),
             h.status,
@@ -28,14 +29,19 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             h.uptime_secs
         );
         if status.proxies.is_empty() {
-            println!("no proxies have reported");
+            say!("no proxies have reported");
         } else {
-            println!(
+            say!(
                 "{:<24} {:<8} {:<10} {:<22} {:<8} {:>10}",
-                "PROXY", "KIND", "STATE", "ADDRESS", "CONFIG", "LAST SEEN"
+                "PROXY",
+                "KIND",
+                "STATE",
+                "ADDRESS",
+                "CONFIG",
+                "LAST SEEN"
             );
             for p in &status.proxies {
-                println!(
+                say!(
                     "{:<24} {:<8} {:<10} {:<22} {:<8} {:>9.1}s",
                     p.name,
                     p.kind,
@@ -47,12 +53,12 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if status.workloads.is_empty() {
-            println!("no sidecars are registered");
+            say!("no sidecars are registered");
         } else {
-            println!("{:<48} {:<40} ADDRESS", "WORKLOAD (SPIFFE ID)", "INSTANCE");
+            say!("{:<48} {:<40} ADDRESS", "WORKLOAD (SPIFFE ID)", "INSTANCE");
             for w in &status.workloads {
                 for e in &w.endpoints {
-                    println!("{:<48} {:<40} {}", w.spiffe_id, e.instance, e.address);
+                    say!("{:<48} {:<40} {}", w.spiffe_id, e.instance, e.address);
                 }
             }
         }

@@ -39,3 +39,21 @@ async fn config_check_reports_every_error() {
     assert!(p.wait_exit(WAIT).await.unwrap().success(), "{}", p.output());
     assert!(p.stdout().contains("ok"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = write(tmp.path(), "good.yaml", "gateway: {}\n");
+    let mut child = std::process::Command::new(BIN)
+        .args(["config", "check", "--json", good.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the command writes (as `| head -0` would).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}

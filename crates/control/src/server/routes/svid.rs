@@ -13,7 +13,9 @@ use axum::{
     extract::{ConnectInfo, State, rejection::BytesRejection},
     routing::post,
 };
-use rampart_identity::check_csr;
+use rampart_core::spiffe::SpiffeId;
+use rampart_events::{Event, SecurityEvent, SecurityKind};
+use rampart_identity::{check_csr, csr_requested_names};
 
 use crate::{
     ControlError,
@@ -72,6 +74,8 @@ async fn issue(
         }
         Err(error) => return Err(error.into()),
     };
+    // After the redemption: a token used with a CSR asking for another identity is spent.
+    only_asks_for(&state, &csr, &id, client)?;
     let issued = state.authority.issue(&csr, &id, How::Join, client).await?;
     Ok(Json(issued))
 }
@@ -89,12 +93,48 @@ async fn renew(
     let peer = peer::authenticate(&state, peer, client, "svid renewal")?;
     let request: RenewSvid = parse_json(body)?;
     let csr = csr_der(&request.csr_pem)?;
+    only_asks_for(&state, &csr, &peer.id, client)?;
     let how = How::Renew { from: peer.serial };
     let issued = state.authority.issue(&csr, &peer.id, how, client).await?;
     Ok(Json(issued))
 }
 
+/// The `service.name` of the events published here.
+const SOURCE: &str = "rampart-control";
+
 // === helpers ===
+
+/// Refuses (`400`, published as [`SecurityKind::SvidRefused`]) a CSR that asks for any name
+/// but `id`: the identity comes from the credential, and a CSR asking for another one is an
+/// attempt to get it. A CSR naming nothing, or exactly `id` as its URI SAN, is fine.
+fn only_asks_for(
+    state: &SharedState,
+    csr: &[u8],
+    id: &SpiffeId,
+    client: Option<SocketAddr>,
+) -> Result<(), ApiError> {
+    let allowed = format!("URI:{id}");
+    let names = csr_requested_names(csr).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let extra: Vec<&String> = names.iter().filter(|n| **n != allowed).collect();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    let listed = extra
+        .iter()
+        .take(4)
+        .map(|n| n.chars().take(128).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let detail = format!("csr asks for names its credential does not allow ({listed}); the credential is for {id}");
+    tracing::warn!(client = ?client, spiffe_id = %id, "svid refused: {detail}");
+    state.bus.publish(Event::Security(SecurityEvent::new(
+        SecurityKind::SvidRefused,
+        SOURCE,
+        client,
+        detail.clone(),
+    )));
+    Err(ApiError::bad_request(detail))
+}
 
 /// The DER of a PEM CSR whose signature verifies (`400` otherwise).
 fn csr_der(csr_pem: &str) -> Result<Vec<u8>, ApiError> {

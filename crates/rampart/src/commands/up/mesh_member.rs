@@ -64,6 +64,13 @@ impl MeshMember {
                         changed_now(&gateway);
                     }
                     () = tokio::time::sleep(renew_in) => {
+                        // A revoked gateway is not renewed, as the control plane refuses any
+                        // revoked workload; restarting `rampart up` issues a fresh identity.
+                        if control.revocations().load().is_revoked(&svid.serial()) {
+                            tracing::error!(serial = %svid.serial(), "the gateway's svid is revoked; not renewing it (restart to issue a new one)");
+                            tokio::time::sleep(RETRY).await;
+                            continue;
+                        }
                         match issue(&control, &self.id).await {
                             Ok((chain, key)) => match svid.replace(chain, key) {
                                 Ok(()) => {
