@@ -235,7 +235,10 @@ fn greedy_csr(uris: &[&str], dns: &[&str]) -> String {
     params.subject_alt_names = uris
         .iter()
         .map(|u| rcgen::SanType::URI((*u).try_into().unwrap()))
-        .chain(dns.iter().map(|d| rcgen::SanType::DnsName((*d).try_into().unwrap())))
+        .chain(
+            dns.iter()
+                .map(|d| rcgen::SanType::DnsName((*d).try_into().unwrap())),
+        )
         .collect();
     params.serialize_request(&key).unwrap().pem().unwrap()
 }
@@ -269,8 +272,14 @@ async fn a_csr_asking_for_another_identity_is_refused_and_published() {
         assert!(event.detail.contains("does not allow"), "{}", event.detail);
         // The token was spent on the attempt.
         let (_key, good) = key_and_csr();
-        let error = workload(&plane).request_svid(&token, &good).await.unwrap_err();
-        assert!(matches!(error, ControlError::Unauthorized { .. }), "{error:?}");
+        let error = workload(&plane)
+            .request_svid(&token, &good)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ControlError::Unauthorized { .. }),
+            "{error:?}"
+        );
     }
     // A CSR naming exactly the token's identity is fine.
     let (token, id) = join_token(&plane, "orders").await;

@@ -125,7 +125,9 @@ fn only_asks_for(
         .map(|n| n.chars().take(128).collect::<String>())
         .collect::<Vec<_>>()
         .join(", ");
-    let detail = format!("csr asks for names its credential does not allow ({listed}); the credential is for {id}");
+    let detail = format!(
+        "csr asks for names its credential does not allow ({listed}); the credential is for {id}"
+    );
     tracing::warn!(client = ?client, spiffe_id = %id, "svid refused: {detail}");
     state.bus.publish(Event::Security(SecurityEvent::new(
         SecurityKind::SvidRefused,
