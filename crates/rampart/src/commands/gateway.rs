@@ -25,6 +25,8 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         let bus = EventBus::default();
         let options = GatewayOptions { name: args.name.clone(), bus, local_ca, mesh: None };
         let gateway = Gateway::start(&config, options).await?;
+        // Watch the file before saying we are up: a change right after is not missed.
+        let mut triggers = crate::reload::triggers(Some(&args.config))?;
         print_listeners(&gateway, None);
         let heartbeat = match &args.control {
             Some(url) => Some(tokio::spawn(heartbeats(
@@ -35,7 +37,6 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
             ))),
             None => None,
         };
-        let mut triggers = crate::reload::triggers(Some(&args.config))?;
         let drain = config.gateway.timeouts.drain.0;
         loop {
             tokio::select! {

@@ -105,6 +105,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             })
             .await?;
 
+        // Watch the file before saying we are up: a change right after is not missed.
+        let mut triggers = crate::reload::triggers(args.config.as_deref())?;
         println!("Rampart {} is up (data in {})", rampart_core::VERSION, dir.display());
         super::gateway::print_listeners(&gateway, Some(&dir.join(CA_FILE)));
         println!("  control API      https://{}   (admin token in {})", control.local_addr(), token_path.display());
@@ -112,7 +114,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             println!("Try: curl http://{addr}/api/hello");
         }
 
-        let mut triggers = crate::reload::triggers(args.config.as_deref())?;
         loop {
             tokio::select! {
                 _ = super::terminated() => break,
