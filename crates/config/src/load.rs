@@ -13,7 +13,7 @@ use std::path::Path;
 /// The embedded default configuration (`examples/quickstart.yaml`).
 pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
 
-const TOP_KEYS: &[&str] = &["admin", "control", "ca", "store", "gateway"];
+const TOP_KEYS: &[&str] = &["admin", "control", "ca", "store", "oauth", "gateway"];
 const GATEWAY_KEYS: &[&str] = &[
     "workers",
     "listeners",
@@ -92,6 +92,7 @@ fn parse(source_name: &str, text: &str) -> Result<(Config, Vec<ConfigError>), Co
         control: p.field(&root, "", "control").unwrap_or_default(),
         ca: p.field(&root, "", "ca").unwrap_or_default(),
         store: p.field(&root, "", "store").unwrap_or_default(),
+        oauth: p.field(&root, "", "oauth").unwrap_or_default(),
         gateway: GatewayConfig::default(),
     };
     match root.get("gateway") {
@@ -117,6 +118,13 @@ fn resolve_paths(config: &mut Config, base: &Path) {
     for c in &mut config.gateway.clusters {
         if let Some(ca) = c.tls.as_mut().and_then(|t| t.ca.as_mut()) {
             fix(ca);
+        }
+    }
+    for r in &mut config.gateway.routes {
+        for i in r.auth.iter_mut().flat_map(|a| a.jwt.issuers.iter_mut()) {
+            if let Some(ca) = i.ca.as_mut() {
+                fix(ca);
+            }
         }
     }
     if let Some(log) = config.gateway.access_log.as_mut() {

@@ -15,6 +15,8 @@ pub struct Config {
     /// The workload CA and the identities it issues.
     pub ca: CaConfig,
     pub store: StoreConfig,
+    /// The OAuth2 authorization server of the control plane.
+    pub oauth: OAuthConfig,
     pub gateway: GatewayConfig,
 }
 
@@ -65,6 +67,18 @@ pub struct UpstreamCa {
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://…`; default: `rampart.db` in the data directory.
     pub url: Option<String>,
+}
+
+/// The OAuth2 authorization server in the control plane (`docs/oauth.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// The `iss` of the access tokens and the base of the discovery URLs; default
+    /// `https://<control listen address>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// How long an access token is valid.
+    pub access_token_ttl: Duration,
 }
 
 /// The data plane: listeners, clusters and routes.
@@ -254,7 +268,69 @@ pub struct Route {
     /// Upstream response timeout for this route (overrides `timeouts.upstream_response`).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// Who may take this route: without it, anyone the other checks admit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RouteAuth>,
 }
+
+/// How requests on a route authenticate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteAuth {
+    /// OAuth2 bearer tokens (JWT access tokens, RFC 9068) checked on every request.
+    pub jwt: JwtAuth,
+}
+
+/// What a route demands of a bearer token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtAuth {
+    /// The accepted issuers; a token must verify under one of them.
+    pub issuers: Vec<JwtIssuer>,
+    /// Any of them must be in `aud`; empty means no audience check.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Every one of them must be in `scope`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Claims that must have exactly these values.
+    #[serde(default)]
+    pub claims: BTreeMap<String, serde_json::Value>,
+    /// Sends the verified claims upstream in `x-rampart-claims` (JSON, base64url).
+    #[serde(default)]
+    pub forward_claims: bool,
+    /// Removes the `Authorization` header before the request goes upstream.
+    #[serde(default)]
+    pub strip_token: bool,
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (default 30 s).
+    #[serde(default)]
+    pub leeway: Option<Duration>,
+    /// Longest token accepted (default 8 KiB).
+    #[serde(default)]
+    pub max_token_bytes: Option<ByteSize>,
+}
+
+/// One accepted token issuer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuer {
+    /// The `iss` value, an `https://` URL; discovery is at
+    /// `<issuer>/.well-known/openid-configuration` unless `jwks_uri` is given.
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// PEM file of the roots trusted when fetching metadata and keys (default: the system's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// Signature algorithms accepted from this issuer; never `none` or `HS*`.
+    #[serde(default = "default_jwt_algorithms")]
+    pub algorithms: Vec<String>,
+}
+
+/// The signature algorithms a JWT issuer may use that Rampart can verify.
+pub const JWT_ALGORITHMS: &[&str] = &[
+    "ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+];
 
 /// What a request must look like to take a route. Empty means everything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -324,6 +400,11 @@ fn default_pool_idle() -> usize {
     64
 }
 
+/// The algorithms Rampart's own authorization server signs with.
+fn default_jwt_algorithms() -> Vec<String> {
+    vec!["ES256".to_owned(), "EdDSA".to_owned()]
+}
+
 /// The namespace of a mesh target that names none.
 fn default_namespace() -> String {
     "default".to_owned()
@@ -343,6 +424,15 @@ impl Default for CaConfig {
             trust_domain: "rampart.local".to_owned(),
             svid_ttl: Duration::from_secs(3_600),
             upstream: None,
+        }
+    }
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            access_token_ttl: Duration::from_secs(300),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Semantic checks that serde cannot express: references, uniqueness, patterns and files.
 
 use crate::error::ConfigError;
-use crate::model::{CaConfig, Cluster, Config, MeshTarget, Route, UpstreamProtocol, http_token};
+use crate::model::{
+    CaConfig, Cluster, Config, JWT_ALGORITHMS, JwtAuth, MeshTarget, Route, UpstreamProtocol,
+    http_token,
+};
 use std::collections::HashSet;
 
 /// Every semantic problem of `config`, in field-path order.
@@ -300,6 +303,82 @@ fn check_route(errs: &mut Vec<ConfigError>, at: &str, r: &Route) {
             errs.push(err(&format!("{at}.rate_limit.burst"), "must be at least 1"));
         }
     }
+    if let Some(auth) = &r.auth {
+        check_jwt(errs, &format!("{at}.auth.jwt"), &auth.jwt);
+    }
+}
+
+/// Token validation settings: issuers over HTTPS, and an algorithm allow-list that never admits
+/// `none` or HMAC (a public key used as an HMAC secret forges any token).
+fn check_jwt(errs: &mut Vec<ConfigError>, at: &str, jwt: &JwtAuth) {
+    if jwt.issuers.is_empty() {
+        errs.push(err(
+            &format!("{at}.issuers"),
+            "at least one issuer is required",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, iss) in jwt.issuers.iter().enumerate() {
+        let at = format!("{at}.issuers[{i}]");
+        if !seen.insert(iss.issuer.as_str()) {
+            errs.push(err(
+                &format!("{at}.issuer"),
+                format!("duplicate issuer `{}`", iss.issuer),
+            ));
+        }
+        for (field, url) in [
+            ("issuer", Some(&iss.issuer)),
+            ("jwks_uri", iss.jwks_uri.as_ref()),
+        ] {
+            if let Some(url) = url
+                && !is_https_url(url)
+            {
+                errs.push(err(
+                    &format!("{at}.{field}"),
+                    format!("`{url}` must be an `https://` URL"),
+                ));
+            }
+        }
+        if let Some(ca) = &iss.ca {
+            file_exists(errs, &format!("{at}.ca"), ca);
+        }
+        if iss.algorithms.is_empty() {
+            errs.push(err(
+                &format!("{at}.algorithms"),
+                "at least one algorithm is required",
+            ));
+        }
+        for (j, alg) in iss.algorithms.iter().enumerate() {
+            if alg.eq_ignore_ascii_case("none") || alg.to_ascii_uppercase().starts_with("HS") {
+                errs.push(err(
+                    &format!("{at}.algorithms[{j}]"),
+                    format!("`{alg}` is never accepted: tokens must carry a public-key signature"),
+                ));
+            } else if !JWT_ALGORITHMS.contains(&alg.as_str()) {
+                errs.push(err(
+                    &format!("{at}.algorithms[{j}]"),
+                    format!(
+                        "unknown algorithm `{alg}` (expected one of {})",
+                        JWT_ALGORITHMS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if jwt.max_token_bytes.is_some_and(|b| b.0 < 64) {
+        errs.push(err(
+            &format!("{at}.max_token_bytes"),
+            "must be at least 64 bytes",
+        ));
+    }
+}
+
+/// `https://host[:port][/path]` with a host.
+fn is_https_url(url: &str) -> bool {
+    url.strip_prefix("https://").is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !host.contains(['@', ' ']) && !rest.contains(['?', '#', ' '])
+    })
 }
 
 /// `host[:port]` of an upstream endpoint.

@@ -6,11 +6,16 @@
 use serde::{Deserialize, Serialize};
 
 mod mesh;
+mod oauth;
 
 pub use self::mesh::{
     CaGeneration, CaRollover, CaStatus, DeregisterWorkload, MeshEndpoint, MeshService,
     MeshSnapshot, RegisterAck, RegisterWorkload, RevokeRequest, Revoked, RolloverStep, SvidInfo,
     SvidList,
+};
+pub use self::oauth::{
+    CreateOAuthClient, KeysRotated, OAuthClientAuth, OAuthClientCreated, OAuthClientInfo,
+    OAuthClientList,
 };
 
 /// `GET /v1/health`.

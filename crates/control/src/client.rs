@@ -2,6 +2,7 @@
 //! with the control plane's own CA and the admin token.
 
 mod mesh;
+mod oauth;
 mod watch;
 
 use std::{

@@ -126,6 +126,10 @@ pub enum ControlError {
     #[error(transparent)]
     Svid(#[from] rampart_identity::SvidError),
 
+    /// An access-token signing key could not be generated, loaded or used.
+    #[error("oauth signing key: {reason}")]
+    Signing { reason: String },
+
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -6,7 +6,9 @@
 //! ([`api`]) and the [`ControlClient`] the CLI uses. For the mesh (see `docs/mesh.md`) it
 //! owns the workload CA generations and their rollover, the records of issued SVIDs and
 //! their revocation, the registry of workload endpoints and the versioned mesh snapshot
-//! streamed to every sidecar. It takes its TLS configuration, store, event bus and trust
+//! streamed to every sidecar. For OAuth2 (see `docs/oauth.md`) it is the authorization
+//! server: registered clients, the rotating token signing keys, discovery, JWKS and the token,
+//! introspection and revocation endpoints. It takes its TLS configuration, store, event bus and trust
 //! bundle from the caller and builds none of them (it writes files only when a CA rollover
 //! creates a generation under the `ca_dir` it was given); it never reads configuration files,
 //! never touches the data plane's request path, and never prints, logs or returns the admin
@@ -21,6 +23,7 @@ mod encoding;
 mod error;
 mod join_tokens;
 mod mesh;
+mod oauth;
 mod registry;
 mod server;
 
@@ -34,6 +37,7 @@ pub use crate::join_tokens::{
     JOIN_TOKEN_PREFIX, JoinTokens, MAX_JOIN_TOKEN_TTL, NewJoinToken, ParsedJoinToken,
     ca_fingerprint, parse_token,
 };
+pub use crate::oauth::{DEFAULT_ACCESS_TOKEN_TTL, OAuthSettings};
 pub use crate::registry::{LocalProxy, Registry};
 pub use crate::server::{
     ControlHandle, ControlOptions, ControlPlane, DEFAULT_WORKLOAD_TTL, Limits, server_alpn,

@@ -24,6 +24,7 @@ use crate::{
     authority::{Authority, How},
     ca_set::CaSet,
     mesh::Mesh,
+    oauth::{AuthServer, OAuthSettings},
     registry::{LocalProxy, Registry},
 };
 
@@ -148,6 +149,15 @@ impl ControlPlane {
         options: ControlOptions,
         limits: Limits,
     ) -> Result<ControlHandle, ControlError> {
+        Self::start_with_oauth(options, limits, OAuthSettings::default()).await
+    }
+
+    /// Like [`ControlPlane::start_with`], with the OAuth2 authorization server's settings.
+    pub async fn start_with_oauth(
+        options: ControlOptions,
+        limits: Limits,
+        oauth: OAuthSettings,
+    ) -> Result<ControlHandle, ControlError> {
         let bind_err = |source| ControlError::Bind {
             addr: options.listen,
             source,
@@ -163,8 +173,16 @@ impl ControlPlane {
             options.ca.cert_der(),
         );
         let authority = authority(&options).await?;
+        let issuer = oauth
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("https://{local_addr}"));
+        let oauth = Arc::new(
+            AuthServer::new(options.store.clone(), &issuer, oauth.access_token_ttl).await?,
+        );
         let acceptor = TlsAcceptor::from(options.tls.clone());
         let parts = state::Parts {
+            oauth,
             token: options.token,
             store: options.store,
             bus: options.bus,

@@ -76,6 +76,10 @@ pub enum SecurityKind {
     /// Credentials were refused: by the control-plane API, or a mesh peer's SVID at (or right
     /// after) a mesh handshake.
     AuthFailed,
+    /// A bearer token was refused on a route that requires one (missing, malformed, bad
+    /// signature, expired, wrong issuer or audience, missing scope, unbound certificate). The
+    /// detail carries the reason code, never the token.
+    TokenRejected,
     /// A new configuration was refused; the old one keeps serving.
     ConfigRejected,
     ConfigApplied,

@@ -154,6 +154,7 @@ fn route(name: &str, cluster: &str, host: Option<String>) -> Route {
         access: None,
         rate_limit: None,
         timeout: None,
+        auth: None,
     }
 }
 

@@ -1,12 +1,15 @@
 //! The request path of the gateway, as a sequence of stages:
 //!
 //! ```text
-//! hygiene (host, path normalisation, limits) → route → CIDR → rate limit → body
-//!   → upstream request (headers cleaned, forwarded headers, request id, mesh peer id) → cluster
+//! hygiene (host, path normalisation, limits) → route → CIDR → rate limit → bearer token
+//!   (a limit by principal after the token) → body
+//!   → upstream request (headers cleaned, forwarded headers, request id, mesh peer id,
+//!     verified claims) → cluster
 //!   → response (hop-by-hop removed, route edits) → access event + metrics when the body ends
 //! ```
 //! Each stage either passes the request on or answers it; no stage calls the control plane.
 
+use crate::auth::{self, X_RAMPART_CLAIMS};
 use crate::body::{self, Buffered, Observed, OnDone, ResponseBody, UpstreamBody};
 use crate::cluster::Target;
 use crate::forwarded;
@@ -17,6 +20,7 @@ use crate::snapshot::{RouteRt, Snapshot};
 use crate::upstream::UpstreamError;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use hyper::body::Incoming;
+use rampart_config::RateKey;
 use rampart_events::{AccessEvent, Decision, Event, SecurityKind};
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -41,6 +45,7 @@ pub async fn handle(
         bytes_in: 0,
         streamed: None,
         reason: None,
+        principal: None,
     };
     // What the access event needs of the original request: only built when someone listens.
     let seen = shared.bus.has_subscribers().then(|| Seen {
@@ -74,6 +79,8 @@ struct Cx {
     /// The count of a streaming request body, read when the response is done.
     streamed: Option<Arc<AtomicU64>>,
     reason: Option<&'static str>,
+    /// The subject of the request's verified bearer token.
+    principal: Option<String>,
 }
 
 /// Why a request was answered by the gateway itself, with the security event it raises.
@@ -82,6 +89,8 @@ struct Answer {
     event: Option<SecurityKind>,
     retry_after: Option<u64>,
     close: bool,
+    /// `WWW-Authenticate` of a refused bearer token.
+    challenge: Option<HeaderValue>,
 }
 
 impl From<Refusal> for Answer {
@@ -91,6 +100,7 @@ impl From<Refusal> for Answer {
             event: None,
             retry_after: None,
             close: false,
+            challenge: None,
         }
     }
 }
@@ -160,24 +170,32 @@ async fn proxy(
             ..answer(403, "cidr_denied")
         });
     }
-    if let Some(limiter) = &route.limiter {
-        let key = limiter.key(
-            cx.client,
-            |h| {
-                req.headers()
-                    .get(h)
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            },
-            conn.peer_id.as_ref().map(|(id, _)| &**id),
-        );
-        if let Err(wait) = limiter.check(&key) {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(Answer {
-                event: Some(SecurityKind::RateLimited),
-                retry_after: Some(secs.max(1)),
-                ..answer(429, "rate_limited")
-            });
+    // A limit that does not count by principal comes first, so that a flood of forged tokens
+    // is limited before each costs a signature check.
+    let by_principal = route
+        .limiter
+        .as_ref()
+        .is_some_and(|l| l.config.key == RateKey::Principal);
+    if !by_principal {
+        rate_limit(&route, &req, conn, cx)?;
+    }
+    let verified = match &route.jwt {
+        Some(jwt) => {
+            let v = jwt
+                .authenticate(req.headers(), conn.client_cert.as_deref())
+                .await
+                .map_err(|r| Answer {
+                    event: Some(SecurityKind::TokenRejected),
+                    challenge: Some(r.challenge),
+                    ..answer(r.status, r.reason)
+                })?;
+            cx.principal = Some(auth::principal(&v));
+            Some(v)
         }
+        None => None,
+    };
+    if by_principal {
+        rate_limit(&route, &req, conn, cx)?;
     }
     let declared = req
         .headers()
@@ -211,6 +229,16 @@ async fn proxy(
     hygiene::strip_identity(headers);
     if let Some((_, id)) = &conn.peer_id {
         headers.insert(&X_RAMPART_PEER_ID, id.clone());
+    }
+    if let (Some(jwt), Some(v)) = (&route.jwt, &verified) {
+        if jwt.config.strip_token {
+            headers.remove(header::AUTHORIZATION);
+        }
+        if jwt.config.forward_claims
+            && let Some(claims) = auth::claims_header(v)
+        {
+            headers.insert(&X_RAMPART_CLAIMS, claims);
+        }
     }
     for name in &route.request_remove {
         headers.remove(name);
@@ -343,6 +371,43 @@ async fn proxy(
     Ok(Response::from_parts(parts, body))
 }
 
+/// The route's rate limit, keyed by the principal (verified token subject, else mesh peer id)
+/// when it counts by principal.
+fn rate_limit<B>(
+    route: &RouteRt,
+    req: &Request<B>,
+    conn: &ConnInfo,
+    cx: &Cx,
+) -> Result<(), Answer> {
+    let Some(limiter) = &route.limiter else {
+        return Ok(());
+    };
+    let principal = cx
+        .principal
+        .as_deref()
+        .or(conn.peer_id.as_ref().map(|(id, _)| &**id));
+    let key = limiter.key(
+        cx.client,
+        |h| {
+            req.headers()
+                .get(h)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        },
+        principal,
+    );
+    match limiter.check(&key) {
+        Ok(()) => Ok(()),
+        Err(wait) => {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            Err(Answer {
+                event: Some(SecurityKind::RateLimited),
+                retry_after: Some(secs.max(1)),
+                ..answer(429, "rate_limited")
+            })
+        }
+    }
+}
+
 fn build_uri(
     target: Option<(&http::uri::Scheme, &http::uri::Authority)>,
     path: &str,
@@ -410,6 +475,7 @@ fn refuse(shared: &Shared, conn: &ConnInfo, cx: &mut Cx, a: Answer) -> Response<
         Some(SecurityKind::HygieneRejected) => Some("rampart_hygiene_rejections_total"),
         Some(SecurityKind::RateLimited) => Some("rampart_rate_limited_total"),
         Some(SecurityKind::CidrDenied) => Some("rampart_access_denied_total"),
+        Some(SecurityKind::TokenRejected) => Some("rampart_token_rejections_total"),
         _ => None,
     };
     if let Some(m) = metric {
@@ -439,6 +505,9 @@ fn refuse(shared: &Shared, conn: &ConnInfo, cx: &mut Cx, a: Answer) -> Response<
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    if let Some(challenge) = a.challenge {
+        h.insert(header::WWW_AUTHENTICATE, challenge);
+    }
     if let Some(secs) = a.retry_after {
         h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
@@ -472,7 +541,9 @@ fn finish(
         source: shared.source.to_string(),
         listener: conn.listener.to_string(),
         client: std::net::SocketAddr::new(cx.client, conn.peer.port()),
-        principal: conn.peer_id.as_ref().map(|(id, _)| id.to_string()),
+        principal: cx
+            .principal
+            .or_else(|| conn.peer_id.as_ref().map(|(id, _)| id.to_string())),
         method: seen.method,
         host: seen.host,
         path: seen.path,

@@ -5,6 +5,7 @@
 
 mod access;
 mod admin;
+mod auth;
 mod body;
 mod cluster;
 mod echo;

@@ -137,11 +137,21 @@ async fn serve(
     let Some((accepted, mesh_peer)) = handshake(io, peer, rt, &shared, header_read).await else {
         return;
     };
+    let client_cert = match &accepted {
+        Accepted::Tls(tls) => tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| Arc::from(leaf.as_ref())),
+        Accepted::Plain(_) => None,
+    };
     let info = Arc::new(ConnInfo {
         peer,
         listener: rt.name.clone(),
         tls: matches!(accepted, Accepted::Tls(_)),
         peer_id: mesh_peer.as_ref().map(|p| (p.id.clone(), p.header.clone())),
+        client_cert,
     });
     let sink: Arc<dyn RejectSink> = Arc::new(GuardSink {
         shared: shared.clone(),

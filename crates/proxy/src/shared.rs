@@ -34,6 +34,9 @@ pub struct ConnInfo {
     /// The SPIFFE id of a mesh peer (the principal of its requests), and the same as the
     /// `x-rampart-peer-id` value sent upstream.
     pub peer_id: Option<(Arc<str>, HeaderValue)>,
+    /// The DER of the client's leaf certificate on TLS connections that presented one (mesh
+    /// listeners): what certificate-bound tokens (`cnf.x5t#S256`) are checked against.
+    pub client_cert: Option<Arc<[u8]>>,
 }
 
 /// Unique request ids: a random per-process prefix and a counter (no syscall per request).

@@ -3,6 +3,7 @@
 //! in atomically; a bad configuration never replaces a good one.
 
 use crate::access::{Cidrs, Limiter};
+use crate::auth::JwtRt;
 use crate::cluster::{ClusterRef, ClusterRt};
 use crate::error::ProxyError;
 use crate::framing::HeadLimits;
@@ -50,6 +51,8 @@ pub struct RouteRt {
     pub max_body: u64,
     pub cidrs: Option<Cidrs>,
     pub limiter: Option<Arc<Limiter>>,
+    /// Bearer-token validation (`auth.jwt`), kept across reloads that do not change it.
+    pub jwt: Option<Arc<JwtRt>>,
     pub timeout: Duration,
     pub metrics: Arc<RouteMetrics>,
 }
@@ -247,6 +250,13 @@ impl RouteRt {
                 })?)),
             },
         };
+        let jwt = match r.auth.as_ref().map(|a| &a.jwt) {
+            None => None,
+            Some(cfg) => match old.and_then(|o| o.jwt.clone()).filter(|j| &j.config == cfg) {
+                Some(same) => Some(same),
+                None => Some(Arc::new(JwtRt::new(&r.name, cfg, metrics)?)),
+            },
+        };
         Ok(Self {
             name: Arc::from(r.name.as_str()),
             config: r.clone(),
@@ -272,6 +282,7 @@ impl RouteRt {
             max_body: r.max_body_bytes.unwrap_or(limits.max_body_bytes).0,
             cidrs: r.access.as_ref().map(Cidrs::new),
             limiter,
+            jwt,
             timeout: r.timeout.unwrap_or(timeouts.upstream_response).0,
             metrics: Arc::new(metrics.route(&r.name)),
         })

@@ -49,6 +49,70 @@ pub enum Command {
     Identity(IdentityCommand),
     /// Run a sidecar beside a service: mTLS inbound to the app, outbound to other services.
     Sidecar(SidecarArgs),
+    /// The OAuth2 authorization server: clients and signing keys.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// OAuth clients (service accounts).
+    #[command(subcommand)]
+    Client(OauthClientCommand),
+    /// One rotation step of the token signing keys: the published `next` key starts signing,
+    /// the old key stays published until its tokens expire, and a new `next` key is published.
+    RotateKeys(ControlArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthClientCommand {
+    /// Register a client; its secret is shown only once.
+    Create(OauthClientCreateArgs),
+    /// List the registered clients (never their secrets).
+    List(ControlArgs),
+    /// Forget a client (its tokens stay valid until they expire).
+    Delete(OauthClientDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OauthClientCreateArgs {
+    /// A name for people.
+    #[arg(long)]
+    pub name: String,
+    /// The scopes it may ask for, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// How it authenticates: a generated secret (basic or post), `private_key_jwt` with
+    /// `--jwk`, or `tls` (its SVID as the client certificate; tokens bound to it) with
+    /// `--tls-subject`.
+    #[arg(long, value_enum, default_value_t = OauthAuthArg::Secret)]
+    pub auth: OauthAuthArg,
+    /// For `private_key_jwt`: a file with its public JWK.
+    #[arg(long)]
+    pub jwk: Option<PathBuf>,
+    /// For `tls`: the SPIFFE id its client certificate carries.
+    #[arg(long)]
+    pub tls_subject: Option<String>,
+    /// The `aud` of its tokens when it asks for none.
+    #[arg(long)]
+    pub audience: Option<String>,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OauthAuthArg {
+    Secret,
+    PrivateKeyJwt,
+    Tls,
+}
+
+#[derive(Debug, Args)]
+pub struct OauthClientDeleteArgs {
+    /// The client id.
+    pub id: String,
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,11 +3,14 @@
 mod config;
 mod gateway;
 mod identity;
+mod oauth;
 mod sidecar;
 mod status;
 mod up;
 
-use crate::cli::{CaCommand, Cli, Command, ConfigCommand, IdentityCommand};
+use crate::cli::{
+    CaCommand, Cli, Command, ConfigCommand, IdentityCommand, OauthClientCommand, OauthCommand,
+};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -26,6 +29,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             identity::ca_rollover(args)
         }
         Command::Sidecar(args) => sidecar::run(args),
+        Command::Oauth(OauthCommand::Client(OauthClientCommand::Create(args))) => {
+            oauth::create_client(args)
+        }
+        Command::Oauth(OauthCommand::Client(OauthClientCommand::List(args))) => {
+            oauth::list_clients(args)
+        }
+        Command::Oauth(OauthCommand::Client(OauthClientCommand::Delete(args))) => {
+            oauth::delete_client(args)
+        }
+        Command::Oauth(OauthCommand::RotateKeys(args)) => oauth::rotate_keys(args),
     }
 }
 

@@ -22,7 +22,7 @@ mod url;
 
 pub use crate::error::StoreError;
 pub use crate::records::{
-    CaGenerationRecord, ConfigVersion, IssuedSvidRecord, JoinTokenRecord, ProxyRecord, Redeemed,
-    RevocationRecord, WorkloadEndpointRecord,
+    CaGenerationRecord, ConfigVersion, IssuedSvidRecord, JoinTokenRecord, OAuthClientRecord,
+    ProxyRecord, Redeemed, RevocationRecord, SigningKeyRecord, WorkloadEndpointRecord,
 };
 pub use crate::store::{Store, StoreOptions};

@@ -32,6 +32,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         description: "mesh",
         sql: include_str!("../migrations/sqlite/0003_mesh.sql"),
     },
+    Embedded {
+        version: 4,
+        description: "oauth",
+        sql: include_str!("../migrations/sqlite/0004_oauth.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -49,6 +54,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         version: 3,
         description: "mesh",
         sql: include_str!("../migrations/postgres/0003_mesh.sql"),
+    },
+    Embedded {
+        version: 4,
+        description: "oauth",
+        sql: include_str!("../migrations/postgres/0004_oauth.sql"),
     },
 ];
 

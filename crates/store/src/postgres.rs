@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, selected by a `postgres://` or `postgresql://` URL, and its SQL.
 
 mod mesh;
+mod oauth;
 
 use std::time::SystemTime;
 

@@ -7,11 +7,14 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use crate::time::from_millis;
 
 mod mesh;
+mod oauth;
 
 pub(crate) use self::mesh::columns as mesh_columns;
 pub use self::mesh::{
     CaGenerationRecord, IssuedSvidRecord, RevocationRecord, WorkloadEndpointRecord,
 };
+pub(crate) use self::oauth::columns as oauth_columns;
+pub use self::oauth::{OAuthClientRecord, SigningKeyRecord};
 
 /// A proxy (gateway or sidecar) known to the control plane.
 ///

@@ -1,6 +1,7 @@
 //! The SQLite backend: an embedded file in WAL mode (or a private in-memory database) and its SQL.
 
 mod mesh;
+mod oauth;
 
 use std::path::Path;
 use std::str::FromStr;

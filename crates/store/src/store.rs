@@ -56,6 +56,7 @@ macro_rules! dispatch {
 
 // After `dispatch!`, which it uses.
 mod mesh;
+mod oauth;
 
 // === impl Store ===
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 pub(crate) use self::limiter::FailureLimiter;
 use super::{
     reply::ApiError,
-    routes::{mesh, svid},
+    routes::{mesh, oauth, svid},
     state::SharedState,
 };
 use crate::AdminToken;
@@ -89,7 +89,8 @@ pub(crate) fn record_failure(state: &SharedState, client: Option<SocketAddr>) {
 
 /// Routes that do not take the admin token because they authenticate otherwise: a new
 /// workload's SVID request carries a join token; a renewal and the mesh routes the
-/// workload's current SVID over mTLS. Their handlers check those credentials; the
+/// workload's current SVID over mTLS; the OAuth token, introspection and revocation
+/// endpoints the OAuth client; OAuth discovery and the JWKS are public. Their handlers check those credentials; the
 /// per-address brake still applies.
 fn exempt(method: &Method, path: &str) -> bool {
     match *method {
@@ -98,9 +99,12 @@ fn exempt(method: &Method, path: &str) -> bool {
             svid::RENEW_PATH,
             mesh::REGISTER_PATH,
             mesh::DEREGISTER_PATH,
+            oauth::TOKEN_PATH,
+            oauth::INTROSPECT_PATH,
+            oauth::REVOKE_PATH,
         ]
         .contains(&path),
-        Method::GET => path == mesh::WATCH_PATH,
+        Method::GET => [mesh::WATCH_PATH, oauth::DISCOVERY_PATH, oauth::JWKS_PATH].contains(&path),
         _ => false,
     }
 }

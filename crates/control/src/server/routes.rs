@@ -9,6 +9,7 @@ mod health;
 mod identity;
 mod join_tokens;
 pub(crate) mod mesh;
+pub(crate) mod oauth;
 mod proxies;
 pub(crate) mod svid;
 
@@ -26,6 +27,7 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(svid::routes())
         .merge(mesh::routes())
         .merge(identity::routes())
+        .merge(oauth::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -14,6 +14,7 @@ use crate::{
     AdminToken, JoinTokens,
     api::{Health, HealthState},
     authority::Authority,
+    oauth::AuthServer,
     registry::Registry,
 };
 
@@ -32,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) join_tokens: JoinTokens,
     /// Issues, records and revokes SVIDs; holds the CA set and the mesh.
     pub(crate) authority: Arc<Authority>,
+    /// The OAuth2 authorization server.
+    pub(crate) oauth: Arc<AuthServer>,
     pub(crate) version: String,
     pub(crate) started: Instant,
     pub(crate) failures: FailureLimiter,
@@ -47,6 +50,7 @@ pub(crate) struct Parts {
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
     pub(crate) version: String,
+    pub(crate) oauth: Arc<AuthServer>,
 }
 
 // === impl AppState ===
@@ -67,6 +71,7 @@ impl AppState {
             registry,
             join_tokens,
             authority,
+            oauth: parts.oauth,
             version: parts.version,
             started: Instant::now(),
             failures: FailureLimiter::new(limits.max_auth_failures, limits.auth_failure_window),

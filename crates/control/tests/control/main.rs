@@ -9,6 +9,7 @@ mod auth;
 mod errors;
 mod join_tokens;
 mod mesh;
+mod oauth;
 mod proxies;
 mod revoke;
 mod rollover;

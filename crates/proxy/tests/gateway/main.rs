@@ -17,6 +17,7 @@ mod cidr;
 mod desync;
 mod egress;
 mod h2c;
+mod jwt;
 mod limits;
 mod mesh;
 mod proxying;

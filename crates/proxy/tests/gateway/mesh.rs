@@ -5,4 +5,4 @@
 mod changes;
 mod refusals;
 mod sidecars;
-mod support;
+pub mod support;

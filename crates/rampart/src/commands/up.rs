@@ -57,7 +57,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             rampart_control::server_alpn(),
             rampart_identity::SpiffeClientVerifier::optional(bundle.clone()),
         )?);
-        let control = ControlPlane::start(ControlOptions {
+        let oauth = rampart_control::OAuthSettings {
+            issuer: config.oauth.issuer.clone(),
+            access_token_ttl: config.oauth.access_token_ttl.0,
+        };
+        let control = ControlPlane::start_with_oauth(ControlOptions {
             listen: config.control.listen,
             tls,
             token,
@@ -71,7 +75,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             bundle,
             svid_ttl: config.ca.svid_ttl.0,
             workload_ttl: rampart_control::DEFAULT_WORKLOAD_TTL,
-        })
+        }, rampart_control::Limits::default(), oauth)
         .await
         .context("cannot start the control plane")?;
         let control = Arc::new(control);

@@ -3,6 +3,7 @@
 
 mod config_check;
 mod gateway_mesh;
+mod oauth;
 mod reload;
 mod sidecar;
 mod support;

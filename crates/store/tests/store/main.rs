@@ -9,6 +9,7 @@
 mod errors;
 mod harness;
 mod mesh;
+mod oauth;
 mod sqlite_only;
 mod suite;
 
@@ -56,4 +57,8 @@ on_both_backends!(
     mesh::revocation_is_idempotent_and_pruned_at_expiry,
     mesh::workload_endpoints_upsert_list_and_prune,
     mesh::ca_generations_have_one_active,
+    oauth::oauth_clients_round_trip_list_and_delete,
+    oauth::signing_keys_rotate_next_to_active_to_retired,
+    oauth::signing_key_debug_hides_the_private_key,
+    oauth::revoked_tokens_are_idempotent_and_pruned_at_expiry,
 );

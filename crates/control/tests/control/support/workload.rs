@@ -82,7 +82,7 @@ impl Workload {
         serial_hex(&self.chain[0]).unwrap()
     }
 
-    fn key_der(&self) -> PrivateKeyDer<'static> {
+    pub fn key_der(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(self.key.serialize_der().into())
     }
 

@@ -1,0 +1,159 @@
+//! `VerifiedCache`: verified tokens by SHA-256 of the whole token string, bounded, never
+//! returned at or after `exp`.
+//!
+//! One cache per policy (route): a hit means "this exact token passed `verify` under the
+//! policy it was inserted for". The certificate binding is not cached: call `check_binding`
+//! on every request. Flush with `clear()` on key rotation or revocation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use aws_lc_rs::digest;
+
+use crate::Verified;
+
+/// Number of independently locked shards.
+const SHARDS: usize = 16;
+
+type Key = [u8; 32];
+type Shard = HashMap<Key, Arc<Verified>>;
+
+/// A bounded, sharded cache of verified tokens.
+pub struct VerifiedCache {
+    shards: Vec<Mutex<Shard>>,
+    per_shard: usize,
+}
+
+impl std::fmt::Debug for VerifiedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCache")
+            .field("capacity", &(self.per_shard * SHARDS))
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl VerifiedCache {
+    /// A cache holding at most about `capacity` tokens (rounded up to a multiple of 16);
+    /// `0` disables caching.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard: capacity.div_ceil(SHARDS),
+        }
+    }
+
+    /// The verified result for exactly this token, if cached and `now` is before its `exp`.
+    pub fn get(&self, token: &str, now: SystemTime) -> Option<Arc<Verified>> {
+        let key = key_of(token);
+        let mut shard = self.shard(&key);
+        let hit = shard.get(&key)?;
+        if now < hit.expires_at {
+            Some(Arc::clone(hit))
+        } else {
+            shard.remove(&key);
+            None
+        }
+    }
+
+    /// Caches a verified token. When the shard is full, expired entries are dropped first,
+    /// then an arbitrary one.
+    pub fn insert(&self, token: &str, verified: Arc<Verified>) {
+        if self.per_shard == 0 {
+            return;
+        }
+        self.insert_key(key_of(token), verified);
+    }
+
+    fn insert_key(&self, key: Key, verified: Arc<Verified>) {
+        let mut shard = self.shard(&key);
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            let now = SystemTime::now();
+            shard.retain(|_, v| now < v.expires_at);
+            if shard.len() >= self.per_shard
+                && let Some(victim) = shard.keys().next().copied()
+            {
+                shard.remove(&victim);
+            }
+        }
+        shard.insert(key, verified);
+    }
+
+    /// Drops every entry (key rotation, revocation).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            lock(shard).clear();
+        }
+    }
+
+    /// Number of entries (expired ones included until evicted).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, key: &Key) -> MutexGuard<'_, Shard> {
+        let index = usize::from(key[0]) % SHARDS;
+        // `index < SHARDS == self.shards.len()`.
+        lock(&self.shards[index])
+    }
+}
+
+/// Locks a shard, recovering from poisoning (the map stays consistent: every critical section
+/// is a single map operation).
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn key_of(token: &str) -> Key {
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::*;
+
+    fn entry(expires_at: SystemTime) -> Arc<Verified> {
+        Arc::new(Verified {
+            claims: serde_json::Map::new(),
+            subject: "s".to_owned(),
+            client_id: None,
+            scopes: Vec::new(),
+            expires_at,
+            jti: None,
+            cnf_x5t_s256: None,
+        })
+    }
+
+    #[test]
+    fn full_shard_drops_expired_entries_before_live_ones() {
+        let cache = VerifiedCache::new(2 * SHARDS); // two entries per shard
+        let live = SystemTime::now() + Duration::from_secs(600);
+        // Keys whose first byte is a multiple of SHARDS all land in shard 0.
+        cache.insert_key([0; 32], entry(UNIX_EPOCH + Duration::from_secs(1)));
+        cache.insert_key([16; 32], entry(live));
+        cache.insert_key([32; 32], entry(live));
+        let shard = lock(&cache.shards[0]);
+        assert_eq!(shard.len(), 2);
+        assert!(shard.contains_key(&[16; 32]) && shard.contains_key(&[32; 32]));
+        drop(shard);
+        // Full of live entries: one of them makes room, the bound holds.
+        cache.insert_key([48; 32], entry(live));
+        let shard = lock(&cache.shards[0]);
+        assert_eq!(shard.len(), 2);
+        assert!(shard.contains_key(&[48; 32]));
+    }
+}
