@@ -125,6 +125,9 @@ fn resolve_paths(config: &mut Config, base: &Path) {
             if let Some(ca) = i.ca.as_mut() {
                 fix(ca);
             }
+            if let Some(intro) = i.introspection.as_mut() {
+                fix(&mut intro.client_secret_file);
+            }
         }
     }
     if let Some(log) = config.gateway.access_log.as_mut() {

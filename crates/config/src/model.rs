@@ -325,6 +325,26 @@ pub struct JwtIssuer {
     /// Signature algorithms accepted from this issuer; never `none` or `HS*`.
     #[serde(default = "default_jwt_algorithms")]
     pub algorithms: Vec<String>,
+    /// Asks the issuer (RFC 7662) whether each verified token is still active, so that revoked
+    /// tokens (RFC 7009) are refused before they expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<JwtIntrospection>,
+}
+
+/// How a route asks an issuer's introspection endpoint about tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIntrospection {
+    /// The OAuth client the proxy authenticates as (`client_secret_basic`).
+    pub client_id: String,
+    /// File holding the client's secret; only its owner may read it (mode 0600).
+    pub client_secret_file: PathBuf,
+    /// The endpoint; default: `introspection_endpoint` of the issuer's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// How long an answer is reused for the same token (default 10 s; never past `exp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Duration>,
 }
 
 /// The signature algorithms a JWT issuer may use that Rampart can verify.

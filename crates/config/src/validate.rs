@@ -342,6 +342,27 @@ fn check_jwt(errs: &mut Vec<ConfigError>, at: &str, jwt: &JwtAuth) {
         if let Some(ca) = &iss.ca {
             file_exists(errs, &format!("{at}.ca"), ca);
         }
+        if let Some(intro) = &iss.introspection {
+            file_exists(
+                errs,
+                &format!("{at}.introspection.client_secret_file"),
+                &intro.client_secret_file,
+            );
+            if intro.client_id.is_empty() {
+                errs.push(err(
+                    &format!("{at}.introspection.client_id"),
+                    "a client id is required",
+                ));
+            }
+            if let Some(url) = &intro.endpoint
+                && !is_https_url(url)
+            {
+                errs.push(err(
+                    &format!("{at}.introspection.endpoint"),
+                    format!("`{url}` must be an `https://` URL"),
+                ));
+            }
+        }
         if iss.algorithms.is_empty() {
             errs.push(err(
                 &format!("{at}.algorithms"),

@@ -35,7 +35,7 @@ pub use bootstrap::{Identity, Workload, bootstrap};
 pub use data_dir::{DataDir, StoredSvid};
 pub use error::MeshError;
 pub use options::{DEFAULT_ADMIN, DEFAULT_INBOUND, DEFAULT_OUTBOUND, SidecarOptions};
-pub use shape::{APP, INBOUND, OUTBOUND, SidecarShape, cluster_name};
+pub use shape::{APP, INBOUND, OUTBOUND, SidecarShape, cluster_name, inbound_jwt};
 pub use sidecar::{Sidecar, SidecarHandle};
 pub use startup::Origin;
 

@@ -44,6 +44,9 @@ pub struct SidecarOptions {
     pub bootstrap_patience: Duration,
     /// How long [`Sidecar::start`] waits for the first mesh snapshot before returning.
     pub first_snapshot_wait: Duration,
+    /// The bearer token every inbound request must carry (see [`crate::inbound_jwt`]); none:
+    /// the peer's SVID alone admits a call.
+    pub inbound_jwt: Option<rampart_config::JwtAuth>,
 }
 
 // === impl SidecarOptions ===
@@ -69,6 +72,7 @@ impl SidecarOptions {
             bus: EventBus::default(),
             bootstrap_patience: Duration::from_secs(30),
             first_snapshot_wait: Duration::from_secs(3),
+            inbound_jwt: None,
         }
     }
 
@@ -90,6 +94,20 @@ impl SidecarOptions {
         if self.app.trim().is_empty() {
             return Err(invalid("the app address is empty".to_owned()));
         }
+        for issuer in self.inbound_jwt.iter().flat_map(|j| &j.issuers) {
+            if !issuer.issuer.starts_with("https://") {
+                return Err(invalid(format!(
+                    "token issuer `{}` must be an `https://` URL",
+                    issuer.issuer
+                )));
+            }
+            if let Some(ca) = issuer.ca.as_ref().filter(|ca| !ca.is_file()) {
+                return Err(invalid(format!(
+                    "token issuer CA `{}` does not exist",
+                    ca.display()
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -109,6 +127,16 @@ mod tests {
         let mut bad = ok.clone();
         bad.app = " ".to_owned();
         assert!(bad.check().is_err());
+        let mut bad = ok.clone();
+        bad.inbound_jwt = Some(crate::inbound_jwt("http://idp", None, vec![], vec![]));
+        assert!(bad.check().is_err(), "a plain-HTTP issuer is refused");
+        let mut bad = ok.clone();
+        let missing = Some(PathBuf::from("/nonexistent/ca.pem"));
+        bad.inbound_jwt = Some(crate::inbound_jwt("https://idp", missing, vec![], vec![]));
+        assert!(bad.check().is_err(), "a missing CA file is refused");
+        let mut good = ok.clone();
+        good.inbound_jwt = Some(crate::inbound_jwt("https://idp", None, vec![], vec![]));
+        good.check().unwrap();
         let mut secret = ok;
         secret.join_token = Some(Sensitive::new("rampart-join.s3cret".to_owned()));
         assert!(!format!("{secret:?}").contains("s3cret"));

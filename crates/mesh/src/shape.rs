@@ -2,7 +2,9 @@
 //! snapshot lists.
 //!
 //! - listener `inbound` (mesh: mutual TLS, the peer's SPIFFE id as principal) with one route,
-//!   `inbound`, to the cluster `app` (the workload, over loopback);
+//!   `inbound`, to the cluster `app` (the workload, over loopback); with `inbound_jwt`, that
+//!   route also demands a bearer token (`auth.jwt`), bound to the caller's SVID when it has
+//!   `cnf`;
 //! - listener `outbound` (plain HTTP on loopback) with, per known service, routes matching
 //!   `Host: <service>.<namespace>` and `Host: <service>` (ports ignored) to a mesh cluster whose
 //!   endpoints come from the mesh directory and whose peers must present that service's id.
@@ -14,8 +16,8 @@
 use std::net::SocketAddr;
 
 use rampart_config::{
-    AdminConfig, Balance, Cluster, Config, GatewayConfig, Listener, MeshTarget, Route, RouteMatch,
-    UpstreamProtocol,
+    AdminConfig, Balance, Cluster, Config, GatewayConfig, JwtAuth, JwtIssuer, Listener, MeshTarget,
+    Route, RouteAuth, RouteMatch, UpstreamProtocol,
 };
 
 /// The name of the mesh listener.
@@ -26,7 +28,7 @@ pub const OUTBOUND: &str = "outbound";
 pub const APP: &str = "app";
 
 /// Where the sidecar listens and what it fronts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SidecarShape {
     /// The sidecar's own namespace (preferred for bare service names).
     pub namespace: String,
@@ -35,6 +37,35 @@ pub struct SidecarShape {
     pub inbound: SocketAddr,
     pub outbound: SocketAddr,
     pub admin: SocketAddr,
+    /// The bearer token every inbound request must carry, if any.
+    pub inbound_jwt: Option<JwtAuth>,
+}
+
+/// `auth.jwt` for the inbound route: tokens of `issuer` (fetched trusting the PEM roots in
+/// `ca`, or the system's), with one of `audiences` (none: no check) and every one of
+/// `scopes`; the verified claims go to the app in `x-rampart-claims`.
+pub fn inbound_jwt(
+    issuer: &str,
+    ca: Option<std::path::PathBuf>,
+    audiences: Vec<String>,
+    scopes: Vec<String>,
+) -> JwtAuth {
+    JwtAuth {
+        issuers: vec![JwtIssuer {
+            issuer: issuer.to_owned(),
+            jwks_uri: None,
+            ca,
+            algorithms: vec!["ES256".to_owned(), "EdDSA".to_owned()],
+            introspection: None,
+        }],
+        audiences,
+        scopes,
+        claims: Default::default(),
+        forward_claims: true,
+        strip_token: false,
+        leeway: None,
+        max_token_bytes: None,
+    }
 }
 
 // === impl SidecarShape ===
@@ -51,6 +82,7 @@ impl SidecarShape {
         clusters.extend(targets.iter().map(mesh_cluster));
         let mut routes = vec![Route {
             listeners: vec![INBOUND.to_owned()],
+            auth: self.inbound_jwt.clone().map(|jwt| RouteAuth { jwt }),
             ..route(INBOUND, APP, None)
         }];
         routes.extend(self.outbound_routes(&targets));

@@ -182,6 +182,7 @@ async fn prepare(options: &SidecarOptions) -> Result<(Arc<Agent>, Origin, bool),
         inbound: options.inbound,
         outbound: options.outbound,
         admin: options.admin,
+        inbound_jwt: options.inbound_jwt.clone(),
     };
     let agent = Arc::new(Agent::new(
         options.control_url.clone(),

@@ -6,6 +6,7 @@
 //! A change of any issuer's key set (rotation) empties the route's cache.
 
 mod fetch;
+mod introspect;
 mod jwks;
 mod validator;
 

@@ -161,6 +161,19 @@ pub struct SidecarArgs {
     /// Grace period for in-flight requests on shutdown, e.g. `5s`.
     #[arg(long, default_value = "10s", value_parser = parse_drain)]
     pub drain: Duration,
+    /// Demand an OAuth2 bearer token (JWT) of this issuer (an `https://` URL, found by
+    /// discovery) on every inbound call; a certificate-bound token must match the caller's SVID.
+    #[arg(long)]
+    pub jwt_issuer: Option<String>,
+    /// PEM roots trusted when fetching the issuer's metadata and keys (default: the system's).
+    #[arg(long, requires = "jwt_issuer")]
+    pub jwt_ca: Option<PathBuf>,
+    /// An accepted `aud` (repeatable; any one must be in the token).
+    #[arg(long, requires = "jwt_issuer")]
+    pub jwt_audience: Vec<String>,
+    /// A scope every token must carry (repeatable).
+    #[arg(long, requires = "jwt_issuer")]
+    pub jwt_scope: Vec<String>,
 }
 
 /// A secret given on the command line; `Debug` hides it.

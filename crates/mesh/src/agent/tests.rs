@@ -24,6 +24,7 @@ fn fixture() -> Fixture {
         inbound: "127.0.0.1:0".parse().unwrap(),
         outbound: "127.0.0.1:0".parse().unwrap(),
         admin: "127.0.0.1:0".parse().unwrap(),
+        inbound_jwt: None,
     };
     let agent = Agent::new(
         "https://127.0.0.1:1".to_owned(),

@@ -7,6 +7,7 @@ fn shape() -> SidecarShape {
         inbound: "0.0.0.0:15006".parse().unwrap(),
         outbound: "127.0.0.1:15001".parse().unwrap(),
         admin: "127.0.0.1:15000".parse().unwrap(),
+        inbound_jwt: None,
     }
 }
 
@@ -39,6 +40,35 @@ fn an_empty_mesh_still_serves_the_app_on_inbound() {
     assert_eq!(g.routes[0].listeners, [INBOUND]);
     assert_eq!(g.routes[0].cluster, APP);
     assert_eq!(g.clusters[0].endpoints, ["127.0.0.1:8080"]);
+}
+
+#[test]
+fn inbound_jwt_guards_only_the_inbound_route() {
+    let mut s = shape();
+    s.inbound_jwt = Some(inbound_jwt(
+        "https://127.0.0.1:7400",
+        None,
+        vec!["orders".to_owned()],
+        vec!["orders.read".to_owned()],
+    ));
+    let config = s.config(&[target("b", "default")]);
+    let reparsed = reparsed(&config);
+    assert_eq!(reparsed.gateway, config.gateway);
+    let routes = &config.gateway.routes;
+    let jwt = &routes[0]
+        .auth
+        .as_ref()
+        .expect("inbound demands a token")
+        .jwt;
+    assert_eq!(jwt.issuers[0].issuer, "https://127.0.0.1:7400");
+    assert_eq!(jwt.audiences, ["orders"]);
+    assert_eq!(jwt.scopes, ["orders.read"]);
+    assert!(jwt.forward_claims);
+    assert!(
+        routes[1..].iter().all(|r| r.auth.is_none()),
+        "outbound is not guarded"
+    );
+    assert!(shape().config(&[]).gateway.routes[0].auth.is_none());
 }
 
 #[test]

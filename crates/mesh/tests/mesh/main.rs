@@ -7,4 +7,5 @@ mod bad_input;
 mod revocation_under_load;
 mod sidecar;
 mod support;
+mod tokens;
 mod under_load;

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::{Request, Uri, header};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -46,7 +46,7 @@ pub enum FetchError {
 /// An HTTPS client for one issuer's documents.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 // === impl Fetcher ===
@@ -82,18 +82,43 @@ impl Fetcher {
         Ok((value, body))
     }
 
-    async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
-        let uri: Uri = url
-            .parse()
+    /// `POST url` of the form `body` with HTTP Basic credentials `authorization` (a complete
+    /// header value, kept out of errors), as JSON of type `T`.
+    pub async fn post_form<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        authorization: &str,
+        body: String,
+    ) -> Result<T, FetchError> {
+        let uri = https_uri(url)?;
+        let mut auth = http::HeaderValue::from_str(authorization)
+            .map_err(|_| FetchError::Body(url.to_owned()))?;
+        auth.set_sensitive(true);
+        let req = Request::post(uri)
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, "rampart")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, auth)
+            .body(Full::new(Bytes::from(body)))
             .map_err(|_| FetchError::NotHttps(url.to_owned()))?;
-        if uri.scheme_str() != Some("https") {
-            return Err(FetchError::NotHttps(url.to_owned()));
-        }
+        let body = self.send(url, req).await?;
+        serde_json::from_slice(&body).map_err(|source| FetchError::Json {
+            url: url.to_owned(),
+            source,
+        })
+    }
+
+    async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
+        let uri = https_uri(url)?;
         let req = Request::get(uri)
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, "rampart")
-            .body(Empty::new())
+            .body(Full::new(Bytes::new()))
             .map_err(|_| FetchError::NotHttps(url.to_owned()))?;
+        self.send(url, req).await
+    }
+
+    async fn send(&self, url: &str, req: Request<Full<Bytes>>) -> Result<Bytes, FetchError> {
         let resp = self
             .client
             .request(req)
@@ -114,6 +139,17 @@ impl Fetcher {
             .map(|c| c.to_bytes())
             .map_err(|_| FetchError::Body(url.to_owned()))
     }
+}
+
+/// `url` as a URI, if it is an `https://` URL.
+fn https_uri(url: &str) -> Result<Uri, FetchError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| FetchError::NotHttps(url.to_owned()))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(FetchError::NotHttps(url.to_owned()));
+    }
+    Ok(uri)
 }
 
 impl std::fmt::Debug for Fetcher {

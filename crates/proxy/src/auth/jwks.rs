@@ -5,6 +5,7 @@
 //! before the first good fetch there are no keys, so every token is refused.
 
 use super::fetch::{FetchError, Fetcher};
+use super::introspect::{IntrospectError, Introspector, SecretFileError};
 use crate::metrics::Metrics;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use rampart_token::{Jwks, VerifiedCache, VerifyingKeys};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 /// How often the key set is fetched while all is well.
@@ -46,6 +47,17 @@ pub struct IssuerKeys {
     route: Arc<str>,
     /// `rampart_jwks_fetches_total{route, issuer, result}`: ok, then error.
     fetches: [Counter; 2],
+    /// Asks the issuer whether tokens are still active, when configured.
+    introspection: Option<Introspector>,
+}
+
+/// Why an issuer cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error(transparent)]
+    Tls(#[from] rampart_identity::IdentityError),
+    #[error("introspection: {0}")]
+    Secret(#[from] SecretFileError),
 }
 
 /// The part of the OpenID provider metadata Rampart reads.
@@ -53,6 +65,8 @@ pub struct IssuerKeys {
 struct Metadata {
     issuer: String,
     jwks_uri: String,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
 }
 
 // === impl IssuerKeys ===
@@ -67,8 +81,13 @@ impl IssuerKeys {
         cache: Arc<VerifiedCache>,
         metrics: &Metrics,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<Arc<Self>, rampart_identity::IdentityError> {
+    ) -> Result<Arc<Self>, IssuerError> {
         let fetcher = Fetcher::new(config.ca.as_deref())?;
+        let introspection = config
+            .introspection
+            .as_ref()
+            .map(Introspector::new)
+            .transpose()?;
         let (done, _) = watch::channel(0);
         let counter = |result| {
             metrics.counter(
@@ -94,9 +113,23 @@ impl IssuerKeys {
             last_refetch: Mutex::new(None),
             route,
             fetches,
+            introspection,
         });
         runtime.spawn(refresh_loop(Arc::downgrade(&me)));
         Ok(me)
+    }
+
+    /// Whether the issuer still considers `token` (verified, expiring at `expires_at`) active;
+    /// always `true` without introspection.
+    pub async fn active(
+        &self,
+        token: &str,
+        expires_at: SystemTime,
+    ) -> Result<bool, IntrospectError> {
+        match &self.introspection {
+            Some(i) => i.active(&self.fetcher, token, expires_at).await,
+            None => Ok(true),
+        }
     }
 
     /// The keys of the last good fetch, if any.
@@ -151,8 +184,16 @@ impl IssuerKeys {
     }
 
     async fn fetch_keys(&self) -> Result<(), FetchError> {
+        let wants_metadata = self
+            .introspection
+            .as_ref()
+            .is_some_and(Introspector::needs_discovery);
         let jwks_uri = match &self.jwks_uri {
-            Some(u) => u.clone(),
+            Some(u) if !wants_metadata => u.clone(),
+            Some(u) => {
+                self.discover().await?;
+                u.clone()
+            }
             None => self.discover().await?,
         };
         let (jwks, body): (Jwks, Bytes) = self.fetcher.json(&jwks_uri).await?;
@@ -191,6 +232,12 @@ impl IssuerKeys {
         }
         if !meta.jwks_uri.starts_with("https://") {
             return Err(FetchError::NotHttps(meta.jwks_uri));
+        }
+        if let Some(i) = &self.introspection {
+            let endpoint = meta
+                .introspection_endpoint
+                .filter(|e| e.starts_with("https://"));
+            i.discovered(endpoint);
         }
         Ok(meta.jwks_uri)
     }

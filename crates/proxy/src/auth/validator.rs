@@ -31,6 +31,7 @@ impl JwtRt {
         let now = SystemTime::now();
         if let Some(v) = self.cache.get(token, now) {
             check_binding(&v, client_cert).map_err(|e| self.invalid(&e))?;
+            self.check_active(token, &v).await?;
             return Ok(v);
         }
         let (verified, epoch) = self.verify(token, now).await?;
@@ -39,7 +40,42 @@ impl JwtRt {
         if self.epoch.load(Ordering::Acquire) == epoch {
             self.cache.insert(token, verified.clone());
         }
+        self.check_active(token, &verified).await?;
         Ok(verified)
+    }
+
+    /// Asks the token's issuer, when the route introspects, whether `token` is still active
+    /// (not revoked). Failure is closed: no answer refuses the token.
+    async fn check_active(&self, token: &str, verified: &Verified) -> Result<(), Rejection> {
+        let iss = verified
+            .claims
+            .get("iss")
+            .and_then(serde_json::Value::as_str);
+        let Some((issuer, _)) = self
+            .issuers
+            .iter()
+            .find(|(i, _)| Some(i.issuer.as_str()) == iss)
+        else {
+            return Ok(());
+        };
+        let refuse = |reason| {
+            Rejection::new(
+                401,
+                reason,
+                &format!(
+                    "Bearer realm=\"rampart\", error=\"invalid_token\", error_description=\"{reason}\""
+                ),
+            )
+        };
+        match issuer.active(token, verified.expires_at).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(refuse("token_inactive")),
+            Err(e) => {
+                tracing::warn!(issuer = %issuer.issuer, error = %e,
+                    "cannot ask the issuer whether a token is active; refusing it");
+                Err(refuse("introspection_unavailable"))
+            }
+        }
     }
 
     /// Verifies `token` with the keys of the issuer that has its `kid`; also returns the key

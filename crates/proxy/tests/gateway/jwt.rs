@@ -5,6 +5,7 @@
 mod attacks;
 mod binding;
 mod idp;
+mod introspection;
 mod keys;
 
 use crate::support::{Gw, Reply, send};

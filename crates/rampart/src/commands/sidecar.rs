@@ -4,7 +4,7 @@ use crate::cli::SidecarArgs;
 use crate::output::say;
 use anyhow::Context;
 use rampart_core::Sensitive;
-use rampart_mesh::{Origin, Sidecar, SidecarHandle, SidecarOptions, Workload};
+use rampart_mesh::{Origin, Sidecar, SidecarHandle, SidecarOptions, Workload, inbound_jwt};
 use std::process::ExitCode;
 
 pub fn run(args: SidecarArgs) -> anyhow::Result<ExitCode> {
@@ -12,10 +12,15 @@ pub fn run(args: SidecarArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let drain = args.drain;
         let options = options(args);
+        let token_issuer = options
+            .inbound_jwt
+            .as_ref()
+            .and_then(|j| j.issuers.first())
+            .map(|i| i.issuer.clone());
         let sidecar = Sidecar::start(options)
             .await
             .context("cannot start the sidecar")?;
-        print_sidecar(&sidecar);
+        print_sidecar(&sidecar, token_issuer.as_deref());
         super::terminated().await;
         tracing::info!(deadline = ?drain, "draining");
         sidecar.shutdown(drain).await;
@@ -40,11 +45,14 @@ fn options(args: SidecarArgs) -> SidecarOptions {
     if let Some(dir) = args.data_dir {
         options.data_dir = dir;
     }
+    options.inbound_jwt = args
+        .jwt_issuer
+        .map(|issuer| inbound_jwt(&issuer, args.jwt_ca, args.jwt_audience, args.jwt_scope));
     options
 }
 
 /// Prints the identity and where the sidecar listens.
-fn print_sidecar(s: &SidecarHandle) {
+fn print_sidecar(s: &SidecarHandle, token_issuer: Option<&str>) {
     let origin = match s.origin() {
         Origin::Persisted => "resumed from",
         Origin::JoinToken => "issued for the join token, kept in",
@@ -62,6 +70,9 @@ fn print_sidecar(s: &SidecarHandle) {
             s.advertised()
         );
     }
+    if let Some(issuer) = token_issuer {
+        say!("  inbound tokens   bearer JWT of {issuer} required");
+    }
     if let Some(a) = s.outbound_addr() {
         say!("  outbound         http://{a}   (Host: <service>[.<namespace>])");
     }
@@ -69,4 +80,66 @@ fn print_sidecar(s: &SidecarHandle) {
         "  admin            http://{}/metrics  /healthz  /readyz",
         s.admin_addr()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
+
+    fn parse(extra: &[&str]) -> SidecarOptions {
+        let mut argv = vec![
+            "rampart",
+            "sidecar",
+            "--service",
+            "orders",
+            "--app",
+            "127.0.0.1:8080",
+        ];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Sidecar(args) => options(args),
+            _ => panic!("not the sidecar command"),
+        }
+    }
+
+    #[test]
+    fn jwt_flags_guard_the_inbound_route() {
+        assert!(parse(&[]).inbound_jwt.is_none());
+        let o = parse(&[
+            "--jwt-issuer",
+            "https://127.0.0.1:7400",
+            "--jwt-ca",
+            "ca.pem",
+            "--jwt-audience",
+            "orders",
+            "--jwt-audience",
+            "orders-internal",
+            "--jwt-scope",
+            "orders.read",
+        ]);
+        let jwt = o.inbound_jwt.unwrap();
+        assert_eq!(jwt.issuers[0].issuer, "https://127.0.0.1:7400");
+        assert_eq!(
+            jwt.issuers[0].ca.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert_eq!(jwt.audiences, ["orders", "orders-internal"]);
+        assert_eq!(jwt.scopes, ["orders.read"]);
+        let without_issuer = [
+            "rampart",
+            "sidecar",
+            "--service",
+            "a",
+            "--app",
+            "x:1",
+            "--jwt-scope",
+            "s",
+        ];
+        assert!(
+            Cli::try_parse_from(without_issuer).is_err(),
+            "--jwt-scope needs --jwt-issuer"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod config_check;
 mod gateway_mesh;
 mod oauth;
+mod oauth_gateway;
 mod reload;
 mod sidecar;
 mod support;

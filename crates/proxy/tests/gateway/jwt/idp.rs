@@ -3,16 +3,17 @@
 
 use bytes::Bytes;
 use http::{Request, Response, header};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rampart_testkit::TestCa;
 use rampart_token::{Algorithm, Jwks, SigningKey};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
@@ -40,6 +41,13 @@ struct State {
     jwks: Mutex<Jwks>,
     jwks_fetches: AtomicUsize,
     discoveries: AtomicUsize,
+    /// Tokens its introspection endpoint calls inactive.
+    revoked: Mutex<HashSet<String>>,
+    introspections: AtomicUsize,
+    /// The `Authorization` header of the last introspection request.
+    introspection_auth: Mutex<Option<String>>,
+    /// Introspection answers 503 while set.
+    introspection_down: AtomicBool,
 }
 
 // === impl Idp ===
@@ -61,6 +69,10 @@ impl Idp {
             }),
             jwks_fetches: AtomicUsize::new(0),
             discoveries: AtomicUsize::new(0),
+            revoked: Mutex::new(HashSet::new()),
+            introspections: AtomicUsize::new(0),
+            introspection_auth: Mutex::new(None),
+            introspection_down: AtomicBool::new(false),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -103,6 +115,26 @@ impl Idp {
     /// How many times the discovery document was fetched.
     pub fn discoveries(&self) -> usize {
         self.state.discoveries.load(Ordering::SeqCst)
+    }
+
+    /// From now on, introspection calls `token` inactive (as after RFC 7009 revocation).
+    pub fn revoke(&self, token: &str) {
+        self.state.revoked.lock().unwrap().insert(token.to_owned());
+    }
+
+    /// How many introspection requests were answered.
+    pub fn introspections(&self) -> usize {
+        self.state.introspections.load(Ordering::SeqCst)
+    }
+
+    /// The `Authorization` header of the last introspection request.
+    pub fn introspection_auth(&self) -> Option<String> {
+        self.state.introspection_auth.lock().unwrap().clone()
+    }
+
+    /// Makes introspection answer 503 (`true`) or work again.
+    pub fn fail_introspection(&self, down: bool) {
+        self.state.introspection_down.store(down, Ordering::SeqCst);
     }
 
     /// Stops accepting connections (connections are never kept alive, so none stay open).
@@ -152,8 +184,10 @@ async fn answer(
             json!({
                 "issuer": state.issuer,
                 "jwks_uri": format!("{}/jwks", state.issuer),
+                "introspection_endpoint": format!("{}/introspect", state.issuer),
             })
         }
+        "/introspect" => return Ok(introspect(&state, req).await),
         "/jwks" => {
             state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
             serde_json::to_value(&*state.jwks.lock().unwrap()).unwrap()
@@ -170,6 +204,36 @@ async fn answer(
         http::HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+/// RFC 7662: `active` is false for revoked tokens; the form's `token` is taken as sent.
+async fn introspect(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    *state.introspection_auth.lock().unwrap() = auth;
+    let form = req.into_body().collect().await.unwrap().to_bytes();
+    if state.introspection_down.load(Ordering::SeqCst) {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"down")));
+        *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+        return r;
+    }
+    state.introspections.fetch_add(1, Ordering::SeqCst);
+    let form = String::from_utf8(form.to_vec()).unwrap();
+    let token = form
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .unwrap_or_default();
+    let active = !state.revoked.lock().unwrap().contains(token);
+    let mut r = Response::new(Full::new(Bytes::from(
+        json!({ "active": active }).to_string(),
+    )));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 /// Seconds since the epoch.
