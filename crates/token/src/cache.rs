@@ -6,8 +6,9 @@
 //! on every request. Flush with `clear()` on key rotation or revocation.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
 
@@ -22,6 +23,10 @@ type Shard = HashMap<Key, Arc<Verified>>;
 /// A bounded, sharded cache of verified tokens.
 pub struct VerifiedCache {
     shards: Vec<Mutex<Shard>>,
+    /// Per shard, the unix second of its last sweep for expired entries: a full shard is
+    /// swept at most once a second, so a flood of distinct tokens does not pay a scan of the
+    /// whole shard on every insert.
+    swept: Vec<AtomicU64>,
     per_shard: usize,
 }
 
@@ -40,6 +45,7 @@ impl VerifiedCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            swept: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
             per_shard: capacity.div_ceil(SHARDS),
         }
     }
@@ -67,10 +73,15 @@ impl VerifiedCache {
     }
 
     fn insert_key(&self, key: Key, verified: Arc<Verified>) {
+        let index = shard_index(&key);
         let mut shard = self.shard(&key);
         if shard.len() >= self.per_shard && !shard.contains_key(&key) {
             let now = SystemTime::now();
-            shard.retain(|_, v| now < v.expires_at);
+            let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            // `index < SHARDS == self.swept.len()`.
+            if self.swept[index].swap(second, Ordering::Relaxed) != second {
+                shard.retain(|_, v| now < v.expires_at);
+            }
             if shard.len() >= self.per_shard
                 && let Some(victim) = shard.keys().next().copied()
             {
@@ -98,10 +109,13 @@ impl VerifiedCache {
     }
 
     fn shard(&self, key: &Key) -> MutexGuard<'_, Shard> {
-        let index = usize::from(key[0]) % SHARDS;
-        // `index < SHARDS == self.shards.len()`.
-        lock(&self.shards[index])
+        // `shard_index < SHARDS == self.shards.len()`.
+        lock(&self.shards[shard_index(key)])
     }
+}
+
+fn shard_index(key: &Key) -> usize {
+    usize::from(key[0]) % SHARDS
 }
 
 /// Locks a shard, recovering from poisoning (the map stays consistent: every critical section
