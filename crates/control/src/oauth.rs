@@ -41,6 +41,8 @@ pub(crate) struct AuthServer {
     pub(crate) issuer: String,
     pub(crate) token_ttl: Duration,
     pub(crate) keys: Keys,
+    /// Client secrets verified recently (see [`secret::VerifiedSecrets`]).
+    pub(crate) verified_secrets: secret::VerifiedSecrets,
 }
 
 // === impl OAuthSettings ===
@@ -69,6 +71,7 @@ impl AuthServer {
             issuer: issuer.trim_end_matches('/').to_owned(),
             token_ttl,
             keys,
+            verified_secrets: secret::VerifiedSecrets::default(),
         })
     }
 

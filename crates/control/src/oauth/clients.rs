@@ -216,6 +216,7 @@ impl AuthServer {
 
     /// Forgets a client; its tokens stay valid until they expire.
     pub(crate) async fn delete_client(&self, id: &str) -> Result<bool, ControlError> {
+        self.verified_secrets.forget(id);
         Ok(self.store.delete_oauth_client(id).await?)
     }
 
@@ -262,15 +263,29 @@ impl AuthServer {
             .as_ref()
             .filter(|c| c.auth_method == SECRET)
             .and_then(|c| c.secret_hash.clone());
+        if let Some(phc) = &phc
+            && self
+                .verified_secrets
+                .recalls(client_id, phc, presented.expose())
+            && let Some(client) = client
+        {
+            return Ok(client);
+        }
+        let remembered = phc.clone();
+        let check = presented.clone();
         let ok = tokio::task::spawn_blocking(move || match phc {
-            Some(phc) => secret::verify(presented.expose(), &phc),
+            Some(phc) => secret::verify(check.expose(), &phc),
             None => {
-                secret::verify_dummy(presented.expose());
+                secret::verify_dummy(check.expose());
                 false
             }
         })
         .await
         .unwrap_or(false);
+        if ok && let Some(phc) = &remembered {
+            self.verified_secrets
+                .remember(client_id, phc, presented.expose());
+        }
         match (ok, client) {
             (true, Some(client)) => Ok(client),
             _ => Err(OAuthError::invalid_client("unknown client or wrong secret")),

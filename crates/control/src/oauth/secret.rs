@@ -62,6 +62,69 @@ pub(crate) fn verify_dummy(secret: &str) {
     }
 }
 
+/// Recently verified client secrets, so that a client asking for tokens at a high rate does
+/// not pay an argon2id verification (tens of milliseconds of CPU) on every request.
+///
+/// An entry is the SHA-256 of the client's stored PHC string and the presented secret: it
+/// matches only the same secret against the same stored hash (a new secret, or a deleted and
+/// recreated client, has another PHC string) and is compared in constant time. Client secrets
+/// are 256 random bits, so a fast hash of one held in memory gives nothing to guess at;
+/// entries live [`MEMO_TTL`], and the memo is bounded.
+#[derive(Default)]
+pub(crate) struct VerifiedSecrets {
+    entries: std::sync::Mutex<std::collections::HashMap<String, ([u8; 32], std::time::Instant)>>,
+}
+
+/// How long a verified secret is remembered.
+const MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// Clients remembered at most; beyond, the memo starts over.
+const MEMO_MAX: usize = 10_000;
+
+impl VerifiedSecrets {
+    /// Whether `secret` was verified against `phc` for `client_id` within the ttl.
+    pub(crate) fn recalls(&self, client_id: &str, phc: &str, secret: &str) -> bool {
+        let digest = memo_digest(phc, secret);
+        let entries = self.lock();
+        entries.get(client_id).is_some_and(|(known, at)| {
+            at.elapsed() < MEMO_TTL && rampart_core::ct_eq(known, &digest)
+        })
+    }
+
+    /// Remembers a successful verification.
+    pub(crate) fn remember(&self, client_id: &str, phc: &str, secret: &str) {
+        let digest = memo_digest(phc, secret);
+        let mut entries = self.lock();
+        if entries.len() >= MEMO_MAX && !entries.contains_key(client_id) {
+            entries.clear();
+        }
+        entries.insert(client_id.to_owned(), (digest, std::time::Instant::now()));
+    }
+
+    /// Forgets a client (deleted).
+    pub(crate) fn forget(&self, client_id: &str) {
+        self.lock().remove(client_id);
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, ([u8; 32], std::time::Instant)>>
+    {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn memo_digest(phc: &str, secret: &str) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(phc.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(secret.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 fn random<const N: usize>() -> Result<[u8; N], ControlError> {
     let mut bytes = [0u8; N];
     SystemRandom::new()
@@ -92,5 +155,19 @@ mod tests {
         assert_ne!(new_client_id().unwrap(), new_client_id().unwrap());
         assert!(new_client_id().unwrap().starts_with("rc_"));
         assert_eq!(new_secret().unwrap().expose().len(), 43);
+    }
+
+    #[test]
+    fn a_verified_secret_is_recalled_only_for_the_same_secret_and_hash() {
+        let memo = VerifiedSecrets::default();
+        assert!(!memo.recalls("rc_a", "phc-1", "secret"));
+        memo.remember("rc_a", "phc-1", "secret");
+        assert!(memo.recalls("rc_a", "phc-1", "secret"));
+        // Another secret, another stored hash (a new secret), another client: not recalled.
+        assert!(!memo.recalls("rc_a", "phc-1", "secreT"));
+        assert!(!memo.recalls("rc_a", "phc-2", "secret"));
+        assert!(!memo.recalls("rc_b", "phc-1", "secret"));
+        memo.forget("rc_a");
+        assert!(!memo.recalls("rc_a", "phc-1", "secret"));
     }
 }
