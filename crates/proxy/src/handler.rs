@@ -230,13 +230,15 @@ async fn proxy(
     if let Some((_, id)) = &conn.peer_id {
         headers.insert(&X_RAMPART_PEER_ID, id.clone());
     }
-    if let (Some(jwt), Some(v)) = (&route.jwt, &verified) {
+    if let (Some(jwt), Some(_)) = (&route.jwt, &verified) {
+        let claims = match jwt.config.forward_claims {
+            true => auth::claims_header(headers),
+            false => None,
+        };
         if jwt.config.strip_token {
             headers.remove(header::AUTHORIZATION);
         }
-        if jwt.config.forward_claims
-            && let Some(claims) = auth::claims_header(v)
-        {
+        if let Some(claims) = claims {
             headers.insert(&X_RAMPART_CLAIMS, claims);
         }
     }

@@ -140,7 +140,7 @@ impl JwtRt {
 }
 
 /// The token of the request's single `Authorization: Bearer` header.
-fn bearer(headers: &HeaderMap) -> Result<&str, Rejection> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, Rejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Rejection::new(
