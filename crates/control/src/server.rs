@@ -110,6 +110,8 @@ pub struct Limits {
 #[derive(Debug)]
 pub struct ControlHandle {
     local_addr: SocketAddr,
+    /// The OAuth issuer URL of the tokens this control plane signs.
+    issuer: String,
     registry: Registry,
     join_tokens: JoinTokens,
     authority: Arc<Authority>,
@@ -180,6 +182,7 @@ impl ControlPlane {
         let oauth = Arc::new(
             AuthServer::new(options.store.clone(), &issuer, oauth.access_token_ttl).await?,
         );
+        let issuer = oauth.issuer.clone();
         let acceptor = TlsAcceptor::from(options.tls.clone());
         let parts = state::Parts {
             oauth,
@@ -203,6 +206,7 @@ impl ControlPlane {
         tracing::info!(addr = %local_addr, "control plane listening");
         Ok(ControlHandle {
             local_addr,
+            issuer,
             registry,
             join_tokens,
             authority,
@@ -247,6 +251,12 @@ impl ControlHandle {
     /// The address the API listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The `iss` of the access tokens this control plane signs (and the base of its OAuth
+    /// discovery document).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The proxy registry the API serves.

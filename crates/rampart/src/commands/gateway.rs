@@ -41,7 +41,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         loop {
             tokio::select! {
                 _ = super::terminated() => break,
-                Some(cause) = triggers.rx.recv() => reload(&gateway, &args.config, cause, None).await,
+                Some(cause) = triggers.rx.recv() => reload(&gateway, &args.config, cause, None, None).await,
             }
         }
         tracing::info!(deadline = ?drain, "draining");
@@ -58,8 +58,47 @@ fn gateway_version(g: &GatewayHandle) -> Arc<std::sync::atomic::AtomicU64> {
 }
 
 /// Reloads `file` into the gateway; a bad file is refused and the old config keeps serving.
-pub async fn reload(gateway: &GatewayHandle, file: &Path, cause: &str, store: Option<&Store>) {
-    let loaded = rampart_config::from_file(file).map_err(|e| e.to_string());
+/// For `rampart up`: route token issuers that are this process's own control plane and name
+/// no `ca` trust the local CA (`ca`, the file that signed the control plane's certificate),
+/// instead of the system roots, which do not know it.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnIssuer<'a> {
+    pub issuer: &'a str,
+    pub ca: &'a Path,
+}
+
+impl OwnIssuer<'_> {
+    pub fn apply(&self, config: &mut Config) {
+        let own = self.issuer.trim_end_matches('/');
+        let issuers = config
+            .gateway
+            .routes
+            .iter_mut()
+            .filter_map(|r| r.auth.as_mut())
+            .flat_map(|a| a.jwt.issuers.iter_mut());
+        for issuer in issuers {
+            if issuer.ca.is_none() && issuer.issuer.trim_end_matches('/') == own {
+                issuer.ca = Some(self.ca.to_owned());
+            }
+        }
+    }
+}
+
+pub async fn reload(
+    gateway: &GatewayHandle,
+    file: &Path,
+    cause: &str,
+    store: Option<&Store>,
+    own: Option<OwnIssuer<'_>>,
+) {
+    let loaded = rampart_config::from_file(file)
+        .map(|mut c| {
+            if let Some(own) = own {
+                own.apply(&mut c);
+            }
+            c
+        })
+        .map_err(|e| e.to_string());
     let result = loaded.and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()));
     match &result {
         Ok(v) => tracing::info!(%cause, version = v, "configuration reloaded"),

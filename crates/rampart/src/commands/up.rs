@@ -79,6 +79,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot start the control plane")?;
         let control = Arc::new(control);
+        let ca_file = dir.join(CA_FILE);
+        let own = super::gateway::OwnIssuer { issuer: control.issuer(), ca: &ca_file };
+        let mut config = config;
+        own.apply(&mut config);
 
         // The gateway is a mesh member: its hops to services' sidecars use mTLS with its own SVID.
         let member = mesh_member::MeshMember::join(&control, &trust_domain).await?;
@@ -123,7 +127,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 _ = super::terminated() => break,
                 Some(cause) = triggers.rx.recv() => {
                     match &args.config {
-                        Some(file) => super::gateway::reload(&gateway, file, cause, Some(&store)).await,
+                        Some(file) => super::gateway::reload(&gateway, file, cause, Some(&store), Some(own)).await,
                         None => tracing::info!(%cause, "running on the embedded configuration; nothing to reload"),
                     }
                     local.set_config_version(&gateway.config_version().to_string());
