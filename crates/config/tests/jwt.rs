@@ -72,3 +72,23 @@ fn jwt_needs_an_issuer() {
     let e = from_str("t", &yaml).unwrap_err().to_string();
     assert!(e.contains("at least one issuer"), "{e}");
 }
+
+#[test]
+fn the_quickstart_secure_route_trusts_its_own_control_plane() {
+    let c = rampart_config::from_str("quickstart", rampart_config::QUICKSTART).unwrap();
+    let route = c
+        .gateway
+        .routes
+        .iter()
+        .find(|r| r.name == "secure-api")
+        .expect("the quickstart shows a route that needs a token");
+    let jwt = &route.auth.as_ref().unwrap().jwt;
+    // The issuer is the quickstart's own control plane (its default issuer), so `rampart up`
+    // trusts it through the local CA: no `ca` file is named.
+    assert_eq!(
+        jwt.issuers[0].issuer,
+        format!("https://{}", c.control.listen)
+    );
+    assert!(jwt.issuers[0].ca.is_none());
+    assert_eq!(jwt.scopes, ["api.read"]);
+}
