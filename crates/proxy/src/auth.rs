@@ -8,14 +8,16 @@
 mod fetch;
 mod introspect;
 mod jwks;
+mod registry;
 mod validator;
 
 use crate::error::ProxyError;
 use crate::metrics::Metrics;
 use http::{HeaderName, HeaderValue};
-use jwks::IssuerKeys;
+use jwks::{IssuerKeys, Subscription};
 use rampart_config::JwtAuth;
 use rampart_token::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, Policy, Verified, VerifiedCache};
+pub use registry::IssuerRegistry;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -31,7 +33,11 @@ const CACHE_CAPACITY: usize = 16 * 1024;
 pub struct JwtRt {
     /// The settings it was compiled from (a reload with equal settings keeps this runtime).
     pub config: JwtAuth,
+    /// The accepted issuers (shared with the gateway's other routes) and this route's policy
+    /// for each.
     issuers: Vec<(Arc<IssuerKeys>, Policy)>,
+    /// Keeps this route's cache subscribed to its issuers' key changes.
+    _subscriptions: Vec<Arc<Subscription>>,
     cache: Arc<VerifiedCache>,
     /// Bumped by the issuers when their key sets change.
     epoch: Arc<AtomicU64>,
@@ -52,32 +58,31 @@ pub struct Rejection {
 // === impl JwtRt ===
 
 impl JwtRt {
-    /// Compiles `config` of route `route` and starts fetching its issuers' keys.
-    pub fn new(route: &str, config: &JwtAuth, metrics: &Metrics) -> Result<Self, ProxyError> {
+    /// Compiles `config` of route `route`: its issuers come from `registry` (started there
+    /// when no other route of the gateway fetches them already).
+    pub fn new(
+        route: &str,
+        config: &JwtAuth,
+        metrics: &Metrics,
+        registry: &IssuerRegistry,
+    ) -> Result<Self, ProxyError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             ProxyError::Config(format!("route `{route}`: token validation needs a runtime"))
         })?;
         let epoch = Arc::new(AtomicU64::new(0));
         let cache = Arc::new(VerifiedCache::new(CACHE_CAPACITY));
-        let name: Arc<str> = Arc::from(route);
         let leeway = config.leeway.map_or(DEFAULT_LEEWAY, |d| d.0);
         let max_token_bytes = config
             .max_token_bytes
             .and_then(|b| usize::try_from(b.0).ok())
             .unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         let mut issuers = Vec::with_capacity(config.issuers.len());
+        let mut subscriptions = Vec::with_capacity(config.issuers.len());
         for i in &config.issuers {
-            let keys = IssuerKeys::start(
-                name.clone(),
-                i,
-                epoch.clone(),
-                cache.clone(),
-                metrics,
-                &runtime,
-            )
-            .map_err(|e| {
+            let keys = registry.get_or_start(i, &runtime).map_err(|e| {
                 ProxyError::Config(format!("route `{route}`: issuer `{}`: {e}", i.issuer))
             })?;
+            subscriptions.push(keys.subscribe(route, epoch.clone(), cache.clone(), metrics));
             let policy = Policy {
                 issuer: i.issuer.clone(),
                 algorithms: i.algorithms.clone(),
@@ -92,6 +97,7 @@ impl JwtRt {
         Ok(Self {
             config: config.clone(),
             issuers,
+            _subscriptions: subscriptions,
             cache,
             epoch,
             scope: config.scopes.join(" "),

@@ -3,7 +3,7 @@
 //! in atomically; a bad configuration never replaces a good one.
 
 use crate::access::{Cidrs, Limiter};
-use crate::auth::JwtRt;
+use crate::auth::{IssuerRegistry, JwtRt};
 use crate::cluster::{ClusterRef, ClusterRt};
 use crate::error::ProxyError;
 use crate::framing::HeadLimits;
@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub egress_allow: Vec<HostPattern>,
     /// Metrics for requests that matched no route.
     pub unrouted: Arc<RouteMetrics>,
+    /// The token issuers of the gateway's routes, shared by them and carried across reloads.
+    issuers: IssuerRegistry,
 }
 
 /// A route ready to match and serve.
@@ -97,6 +99,7 @@ impl Snapshot {
             };
             clusters.insert(c.name.clone(), rt);
         }
+        let issuers = previous.map(|p| p.issuers.clone()).unwrap_or_default();
         let mut routes = Vec::with_capacity(g.routes.len());
         for r in &g.routes {
             let cluster = clusters.get(&r.cluster).cloned().ok_or_else(|| {
@@ -113,6 +116,7 @@ impl Snapshot {
                 &g.timeouts,
                 old,
                 metrics,
+                &issuers,
             )?));
         }
         let egress_allow = g
@@ -136,6 +140,7 @@ impl Snapshot {
             trusted_proxies: g.trusted_proxies.clone(),
             egress_allow,
             unrouted: Arc::new(metrics.route("none")),
+            issuers,
         })
     }
 
@@ -197,6 +202,7 @@ impl RouteRt {
         timeouts: &Timeouts,
         old: Option<&Arc<RouteRt>>,
         metrics: &Metrics,
+        issuers: &IssuerRegistry,
     ) -> Result<Self, ProxyError> {
         let m = &r.matcher;
         let path = if let Some(p) = &m.path_prefix {
@@ -254,7 +260,7 @@ impl RouteRt {
             None => None,
             Some(cfg) => match old.and_then(|o| o.jwt.clone()).filter(|j| &j.config == cfg) {
                 Some(same) => Some(same),
-                None => Some(Arc::new(JwtRt::new(&r.name, cfg, metrics)?)),
+                None => Some(Arc::new(JwtRt::new(&r.name, cfg, metrics, issuers)?)),
             },
         };
         Ok(Self {

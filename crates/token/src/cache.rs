@@ -17,6 +17,18 @@ use crate::Verified;
 /// Number of independently locked shards.
 const SHARDS: usize = 16;
 
+/// SHA-256 of a whole token: compute it once with [`VerifiedCache::key`] when both a lookup
+/// and an insert may follow.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey(Key);
+
+impl std::fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A digest of a bearer token is as good as the token for a cache lookup: not shown.
+        f.write_str("CacheKey(..)")
+    }
+}
+
 type Key = [u8; 32];
 type Shard = HashMap<Key, Arc<Verified>>;
 
@@ -52,7 +64,17 @@ impl VerifiedCache {
 
     /// The verified result for exactly this token, if cached and `now` is before its `exp`.
     pub fn get(&self, token: &str, now: SystemTime) -> Option<Arc<Verified>> {
-        let key = key_of(token);
+        self.get_by_key(&Self::key(token), now)
+    }
+
+    /// The cache key of `token` (its SHA-256).
+    pub fn key(token: &str) -> CacheKey {
+        CacheKey(key_of(token))
+    }
+
+    /// [`Self::get`] with a precomputed key.
+    pub fn get_by_key(&self, key: &CacheKey, now: SystemTime) -> Option<Arc<Verified>> {
+        let key = key.0;
         let mut shard = self.shard(&key);
         let hit = shard.get(&key)?;
         if now < hit.expires_at {
@@ -70,6 +92,14 @@ impl VerifiedCache {
             return;
         }
         self.insert_key(key_of(token), verified);
+    }
+
+    /// [`Self::insert`] with a precomputed key.
+    pub fn insert_by_key(&self, key: &CacheKey, verified: Arc<Verified>) {
+        if self.per_shard == 0 {
+            return;
+        }
+        self.insert_key(key.0, verified);
     }
 
     fn insert_key(&self, key: Key, verified: Arc<Verified>) {

@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use crate::{Policy, TokenError, VerifyingKeys, strict_json, verify_jws};
+use crate::jws::verify_parsed_jws;
+use crate::{ParsedToken, Policy, TokenError, VerifyingKeys, strict_json};
 
 /// A token that passed signature and claim checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +36,25 @@ pub fn verify(
     policy: &Policy,
     now: SystemTime,
 ) -> Result<Verified, TokenError> {
-    let jws = verify_jws(token, keys, &policy.algorithms, policy.max_token_bytes)?;
-    let claims = strict_json::object(&jws.payload).ok_or(TokenError::Malformed(
+    let parsed = ParsedToken::parse(token, policy.max_token_bytes)?;
+    verify_parsed(&parsed, keys, policy, now)
+}
+
+/// [`verify`] for a token already parsed with [`ParsedToken::parse`] (same checks, the size
+/// and header ones done by the parse; pass the policy's `max_token_bytes` to it).
+pub fn verify_parsed(
+    parsed: &ParsedToken<'_>,
+    keys: &VerifyingKeys,
+    policy: &Policy,
+    now: SystemTime,
+) -> Result<Verified, TokenError> {
+    if parsed.as_str().len() > policy.max_token_bytes {
+        return Err(TokenError::TooLarge {
+            limit: policy.max_token_bytes,
+        });
+    }
+    let payload = verify_parsed_jws(parsed, keys, &policy.algorithms)?;
+    let claims = strict_json::object(&payload).ok_or(TokenError::Malformed(
         "payload is not a JSON object without duplicates",
     ))?;
     check_claims(claims, policy, now)

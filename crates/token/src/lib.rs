@@ -32,12 +32,12 @@ mod strict_json;
 
 pub use algorithm::Algorithm;
 pub use binding::{certificate_thumbprint, check_binding};
-pub use cache::VerifiedCache;
-pub use claims::{Verified, check_claims, verify};
+pub use cache::{CacheKey, VerifiedCache};
+pub use claims::{Verified, check_claims, verify, verify_parsed};
 pub use error::TokenError;
 pub use header::{Header, peek_header};
 pub use jwk::{Jwk, Jwks};
-pub use jws::{VerifiedJws, verify_jws};
+pub use jws::{ParsedToken, VerifiedJws, verify_jws, verify_parsed_jws};
 pub use keys::VerifyingKeys;
 pub use policy::{DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, Policy};
 pub use rampart_core::Sensitive;

@@ -1,6 +1,9 @@
 //! One issuer's verifying keys: discovery (unless `jwks_uri` is configured), the JWKS fetch,
 //! a background refresh, and a rate-limited refetch when a token names an unknown `kid`.
 //!
+//! One `IssuerKeys` serves every route of a gateway that accepts the issuer (see `registry`);
+//! each route subscribes with its own verified-token cache, emptied when the key set changes.
+//!
 //! Failure is closed: when a fetch fails the keys from the last good fetch keep working, and
 //! before the first good fetch there are no keys, so every token is refused.
 
@@ -36,19 +39,26 @@ pub struct IssuerKeys {
     keys: ArcSwapOption<VerifyingKeys>,
     /// The last key set fetched, to notice rotations.
     last: Mutex<Option<Bytes>>,
-    /// Bumped whenever the key set changes; shared by the issuers of one route.
-    epoch: Arc<AtomicU64>,
-    /// The route's verified tokens, emptied when the key set changes.
-    cache: Arc<VerifiedCache>,
+    /// The routes using these keys.
+    subscribers: Mutex<Vec<Weak<Subscription>>>,
     /// Told the number of finished fetch attempts.
     done: watch::Sender<u64>,
     in_flight: AtomicUsize,
     last_refetch: Mutex<Option<Instant>>,
-    route: Arc<str>,
-    /// `rampart_jwks_fetches_total{route, issuer, result}`: ok, then error.
-    fetches: [Counter; 2],
     /// Asks the issuer whether tokens are still active, when configured.
     introspection: Option<Introspector>,
+}
+
+/// A route's interest in an issuer's key set: what to invalidate when it changes and where to
+/// count fetches. Held by the route; the issuer keeps a weak reference.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Bumped whenever the key set changes; shared by the issuers of one route.
+    epoch: Arc<AtomicU64>,
+    /// The route's verified tokens, emptied when the key set changes.
+    cache: Arc<VerifiedCache>,
+    /// `rampart_jwks_fetches_total{route, issuer, result}`: ok, then error.
+    fetches: [Counter; 2],
 }
 
 /// Why an issuer cannot be set up.
@@ -72,14 +82,10 @@ struct Metadata {
 // === impl IssuerKeys ===
 
 impl IssuerKeys {
-    /// Builds the issuer's client and starts its background refresh on the current runtime.
+    /// Builds the issuer's client and starts its background refresh on `runtime`.
     /// The refresh stops when the returned value is dropped.
     pub fn start(
-        route: Arc<str>,
         config: &JwtIssuer,
-        epoch: Arc<AtomicU64>,
-        cache: Arc<VerifiedCache>,
-        metrics: &Metrics,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Arc<Self>, IssuerError> {
         let fetcher = Fetcher::new(config.ca.as_deref())?;
@@ -89,34 +95,58 @@ impl IssuerKeys {
             .map(Introspector::new)
             .transpose()?;
         let (done, _) = watch::channel(0);
-        let counter = |result| {
-            metrics.counter(
-                "rampart_jwks_fetches_total",
-                &[
-                    ("route", &route),
-                    ("issuer", &config.issuer),
-                    ("result", result),
-                ],
-            )
-        };
-        let fetches = [counter("ok"), counter("error")];
         let me = Arc::new(Self {
             issuer: config.issuer.clone(),
             jwks_uri: config.jwks_uri.clone(),
             fetcher,
             keys: ArcSwapOption::empty(),
             last: Mutex::new(None),
-            epoch,
-            cache,
+            subscribers: Mutex::new(Vec::new()),
             done,
             in_flight: AtomicUsize::new(0),
             last_refetch: Mutex::new(None),
-            route,
-            fetches,
             introspection,
         });
         runtime.spawn(refresh_loop(Arc::downgrade(&me)));
         Ok(me)
+    }
+
+    /// Subscribes route `route` (its key epoch and verified-token cache) to changes of this key
+    /// set; the subscription lasts as long as the returned value.
+    pub fn subscribe(
+        &self,
+        route: &str,
+        epoch: Arc<AtomicU64>,
+        cache: Arc<VerifiedCache>,
+        metrics: &Metrics,
+    ) -> Arc<Subscription> {
+        let counter = |result| {
+            metrics.counter(
+                "rampart_jwks_fetches_total",
+                &[
+                    ("route", route),
+                    ("issuer", &self.issuer),
+                    ("result", result),
+                ],
+            )
+        };
+        let sub = Arc::new(Subscription {
+            epoch,
+            cache,
+            fetches: [counter("ok"), counter("error")],
+        });
+        let mut subscribers = lock(&self.subscribers);
+        subscribers.retain(|s| s.strong_count() > 0);
+        subscribers.push(Arc::downgrade(&sub));
+        sub
+    }
+
+    /// The live subscriptions.
+    fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        lock(&self.subscribers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// Whether the issuer still considers `token` (verified, expiring at `expires_at`) active;
@@ -174,9 +204,11 @@ impl IssuerKeys {
             Err(_) => Err(FetchError::Timeout(FETCH_TIMEOUT)),
         };
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.fetches[usize::from(result.is_err())].increment(1);
+        for sub in self.subscriptions() {
+            sub.fetches[usize::from(result.is_err())].increment(1);
+        }
         if let Err(e) = &result {
-            tracing::warn!(route = %self.route, issuer = %self.issuer, error = %e,
+            tracing::warn!(issuer = %self.issuer, error = %e,
                 "cannot fetch the issuer's keys; the cached ones stay in use");
         }
         self.done.send_modify(|n| *n += 1);
@@ -209,9 +241,11 @@ impl IssuerKeys {
             self.keys
                 .store(Some(Arc::new(VerifyingKeys::from_jwks(&jwks))));
             // Epoch first: a verification that read the old keys is not cached after this.
-            self.epoch.fetch_add(1, Ordering::AcqRel);
-            self.cache.clear();
-            tracing::info!(route = %self.route, issuer = %self.issuer, keys = jwks.keys.len(),
+            for sub in self.subscriptions() {
+                sub.epoch.fetch_add(1, Ordering::AcqRel);
+                sub.cache.clear();
+            }
+            tracing::info!(issuer = %self.issuer, keys = jwks.keys.len(),
                 "issuer key set loaded");
         }
         Ok(())
@@ -241,6 +275,11 @@ impl IssuerKeys {
         }
         Ok(meta.jwks_uri)
     }
+}
+
+/// Locks, recovering from poisoning (every critical section leaves the list consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Fetches now, then every [`REFRESH_INTERVAL`] (sooner, with backoff, after a failure),

@@ -5,7 +5,9 @@
 use super::jwks::IssuerKeys;
 use super::{JwtRt, Rejection};
 use http::{HeaderMap, header};
-use rampart_token::{TokenError, Verified, check_binding, peek_header, verify};
+use rampart_token::{
+    ParsedToken, TokenError, Verified, VerifiedCache, check_binding, verify_parsed,
+};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -29,7 +31,9 @@ impl JwtRt {
             }));
         }
         let now = SystemTime::now();
-        if let Some(v) = self.cache.get(token, now) {
+        // Hashed once for the lookup and, on a miss, the insert.
+        let key = VerifiedCache::key(token);
+        if let Some(v) = self.cache.get_by_key(&key, now) {
             check_binding(&v, client_cert).map_err(|e| self.invalid(&e))?;
             self.check_active(token, &v).await?;
             return Ok(v);
@@ -38,7 +42,7 @@ impl JwtRt {
         check_binding(&verified, client_cert).map_err(|e| self.invalid(&e))?;
         let verified = Arc::new(verified);
         if self.epoch.load(Ordering::Acquire) == epoch {
-            self.cache.insert(token, verified.clone());
+            self.cache.insert_by_key(&key, verified.clone());
         }
         self.check_active(token, &verified).await?;
         Ok(verified)
@@ -81,8 +85,12 @@ impl JwtRt {
     /// Verifies `token` with the keys of the issuer that has its `kid`; also returns the key
     /// epoch read before the keys were.
     async fn verify(&self, token: &str, now: SystemTime) -> Result<(Verified, u64), Rejection> {
-        let header = peek_header(token).map_err(|e| self.invalid(&e))?;
-        let mut candidates = self.candidates(header.kid.as_deref());
+        // Parsed once (framing, header): the `kid` chooses the issuer, and `verify_parsed`
+        // does not decode the header again.
+        let parsed =
+            ParsedToken::parse(token, self.max_token_bytes).map_err(|e| self.invalid(&e))?;
+        let kid = parsed.header().kid.as_deref();
+        let mut candidates = self.candidates(kid);
         if candidates.is_empty() {
             // No issuer has this key (or none has keys yet): each may fetch once, briefly.
             let waits: Vec<_> = self
@@ -94,14 +102,14 @@ impl JwtRt {
             for mut done in waits {
                 let _ = tokio::time::timeout_at(deadline, done.changed()).await;
             }
-            candidates = self.candidates(header.kid.as_deref());
+            candidates = self.candidates(kid);
         }
         // Read before the keys: a key change meanwhile keeps this result out of the cache.
         let epoch = self.epoch.load(Ordering::Acquire);
         let mut first_error = None;
         for (issuer, policy) in candidates {
             let Some(keys) = issuer.keys() else { continue };
-            match verify(token, &keys, policy, now) {
+            match verify_parsed(&parsed, &keys, policy, now) {
                 Ok(v) => return Ok((v, epoch)),
                 Err(e) => {
                     first_error.get_or_insert(e);
