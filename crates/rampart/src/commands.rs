@@ -4,12 +4,14 @@ mod config;
 mod gateway;
 mod identity;
 mod oauth;
+mod policy;
 mod sidecar;
 mod status;
 mod up;
 
 use crate::cli::{
     CaCommand, Cli, Command, ConfigCommand, IdentityCommand, OauthClientCommand, OauthCommand,
+    PolicyCommand,
 };
 use std::process::ExitCode;
 
@@ -39,6 +41,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             oauth::delete_client(args)
         }
         Command::Oauth(OauthCommand::RotateKeys(args)) => oauth::rotate_keys(args),
+        Command::Policy(PolicyCommand::Validate(args)) => policy::validate(&args),
+        Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
+        Command::Policy(PolicyCommand::Explain(args)) => policy::explain(args),
     }
 }
 

@@ -5,6 +5,7 @@ mod config_check;
 mod gateway_mesh;
 mod oauth;
 mod oauth_gateway;
+mod policy;
 mod reload;
 mod sidecar;
 mod support;

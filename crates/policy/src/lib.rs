@@ -1,0 +1,30 @@
+//! Rampart authorization as policy code, on Cedar.
+//!
+//! - [`schema`]: the embedded Cedar schema of Rampart's world (namespace `Rampart`).
+//! - [`Policies`]: policies loaded from `.cedar` files, each with a stable id, validated in
+//!   strict mode against the schema.
+//! - [`Segments`]: network segments and allowed flows, compiled into Cedar permit policies.
+//! - [`PolicyEngine`]: a compiled, immutable, indexed policy set; [`PolicyEngine::decide`]
+//!   evaluates one [`Request`] with default deny and fail-closed error handling.
+//! - [`RequestSpec`] / [`TestFile`]: requests and expected decisions written as text, for
+//!   policy tests and `rampart policy explain`.
+//!
+//! Paths: the engine matches the path it is given verbatim. Callers must pass the output of
+//! the proxy's `path::normalize` (the same path that goes upstream), never the raw request path.
+
+mod engine;
+mod error;
+mod index;
+mod location;
+mod policies;
+mod request;
+pub mod schema;
+mod segments;
+mod spec;
+
+pub use engine::{Decision, PolicyEngine, SharedEngine};
+pub use error::{PolicyError, Problem};
+pub use policies::{Policies, PolicyId};
+pub use request::{Action, Context, Principal, Request, Resource};
+pub use segments::{Flow, SEGMENTS_FILE, Segment, Segments};
+pub use spec::{Expect, RequestSpec, SpecError, TestCase, TestFile};
