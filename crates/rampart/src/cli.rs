@@ -171,6 +171,8 @@ pub struct OauthClientCreateArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum OauthAuthArg {
     Secret,
+    /// RFC 7523 client assertions (`private_key_jwt`, also spelled `private-key-jwt`).
+    #[value(name = "private_key_jwt", alias = "private-key-jwt")]
     PrivateKeyJwt,
     Tls,
 }
@@ -462,6 +464,22 @@ mod tests {
         assert_eq!(parse_ttl("1h 30s"), Ok(Duration::from_secs(3630)));
         for bad in ["", "0s", "1500ms", "ten minutes"] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn oauth_client_auth_is_spelled_as_the_rfc_names_it() {
+        for spelling in ["private_key_jwt", "private-key-jwt"] {
+            let cli = Cli::try_parse_from([
+                "rampart", "oauth", "client", "create", "--name", "n", "--auth", spelling,
+            ]);
+            let Ok(Cli {
+                command: Command::Oauth(_),
+                ..
+            }) = cli
+            else {
+                panic!("`--auth {spelling}` is refused: {cli:?}");
+            };
         }
     }
 }
