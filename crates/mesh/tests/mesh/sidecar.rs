@@ -73,11 +73,14 @@ async fn the_watch_routes_to_new_services_and_revocation_cuts_them_off() {
         .await
         .unwrap();
     assert_eq!(revoked.revoked, [a.serial()]);
-    let before = app_b.count();
+    // Revocation reaches the proxies within a second (not at once): wait for the refusal,
+    // then nothing more of A's gets through to B's app.
     eventually(Duration::from_secs(3), "A refused by B", || async {
         call(&a, "b", "/after").await.status() != Some(200)
     })
     .await;
+    let before = app_b.count();
+    assert_ne!(call(&a, "b", "/after-again").await.status(), Some(200));
     assert_eq!(app_b.count(), before);
 
     // A cannot renew, and notes the refusal so that a restart does not resume with it.
