@@ -13,7 +13,9 @@ use std::path::Path;
 /// The embedded default configuration (`examples/quickstart.yaml`).
 pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
 
-const TOP_KEYS: &[&str] = &["admin", "control", "ca", "store", "oauth", "gateway"];
+const TOP_KEYS: &[&str] = &[
+    "admin", "control", "ca", "store", "oauth", "gateway", "policy",
+];
 const GATEWAY_KEYS: &[&str] = &[
     "workers",
     "listeners",
@@ -94,6 +96,7 @@ fn parse(source_name: &str, text: &str) -> Result<(Config, Vec<ConfigError>), Co
         store: p.field(&root, "", "store").unwrap_or_default(),
         oauth: p.field(&root, "", "oauth").unwrap_or_default(),
         gateway: GatewayConfig::default(),
+        policy: p.field(&root, "", "policy"),
     };
     match root.get("gateway") {
         None | Some(Value::Null) => {}
@@ -136,6 +139,9 @@ fn resolve_paths(config: &mut Config, base: &Path) {
     if let Some(upstream) = config.ca.upstream.as_mut() {
         fix(&mut upstream.cert);
         fix(&mut upstream.key);
+    }
+    if let Some(dir) = config.policy.as_mut().and_then(|p| p.dir.as_mut()) {
+        fix(dir);
     }
 }
 

@@ -18,6 +18,46 @@ pub struct Config {
     /// The OAuth2 authorization server of the control plane.
     pub oauth: OAuthConfig,
     pub gateway: GatewayConfig,
+    /// Authorization policy and network segments; when present, every request at every proxy
+    /// (gateway and sidecars) is authorized, with default deny (see `docs/policy.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyConfig>,
+}
+
+/// The `policy` section: Cedar policies and segments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// A directory of `*.cedar` files (not recursive), relative to the configuration file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Cedar policies written inline (file name `inline.cedar` in errors and ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cedar: Option<String>,
+    /// Segment name → the services assigned to it (and, for `rampart segments export
+    /// --format nftables`, the address ranges they run in).
+    pub segments: BTreeMap<String, SegmentConfig>,
+    /// Allowed flows between segments; same-segment calls need a flow too.
+    pub flows: Vec<FlowConfig>,
+}
+
+/// One segment of [`PolicyConfig::segments`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegmentConfig {
+    pub services: Vec<String>,
+    pub cidrs: Vec<IpNet>,
+}
+
+/// One allowed flow of [`PolicyConfig::flows`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    pub from: String,
+    pub to: String,
+    /// Cedar action names (`GET`, `POST`, …); all actions when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
 }
 
 /// The admin listener: `/metrics`, `/healthz`, `/readyz`.

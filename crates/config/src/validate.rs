@@ -2,8 +2,8 @@
 
 use crate::error::ConfigError;
 use crate::model::{
-    CaConfig, Cluster, Config, JWT_ALGORITHMS, JwtAuth, MeshTarget, Route, UpstreamProtocol,
-    http_token,
+    CaConfig, Cluster, Config, JWT_ALGORITHMS, JwtAuth, MeshTarget, PolicyConfig, Route,
+    UpstreamProtocol, http_token,
 };
 use std::collections::HashSet;
 
@@ -21,6 +21,9 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
         ));
     }
     check_ca(&mut errs, &config.ca);
+    if let Some(policy) = &config.policy {
+        check_policy(&mut errs, policy);
+    }
     let mut names = HashSet::new();
     for (i, l) in g.listeners.iter().enumerate() {
         let at = format!("gateway.listeners[{i}]");
@@ -478,4 +481,74 @@ fn file_exists(errs: &mut Vec<ConfigError>, at: &str, path: &std::path::Path) {
 
 fn err(path: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::new(path, message)
+}
+
+/// Segment names, unique service assignment, flows between declared segments, known actions.
+/// (The Cedar text itself is checked by `rampart-policy` when the set is compiled.)
+fn check_policy(errs: &mut Vec<ConfigError>, p: &PolicyConfig) {
+    const ACTIONS: &[&str] = &[
+        "GET",
+        "HEAD",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "OPTIONS",
+        "read_secret",
+        "write_secret",
+        "admin",
+    ];
+    let valid = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    if let Some(dir) = &p.dir
+        && !dir.is_dir()
+    {
+        errs.push(err(
+            "policy.dir",
+            format!("`{}` is not a directory", dir.display()),
+        ));
+    }
+    let mut owner: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for (name, seg) in &p.segments {
+        if !valid(name) {
+            errs.push(err(
+                &format!("policy.segments.{name}"),
+                "segment names are lowercase letters, digits, `-` and `_`",
+            ));
+        }
+        for (i, service) in seg.services.iter().enumerate() {
+            if service.is_empty() {
+                errs.push(err(
+                    &format!("policy.segments.{name}.services[{i}]"),
+                    "must not be empty",
+                ));
+            } else if let Some(first) = owner.insert(service, name) {
+                errs.push(err(
+                    &format!("policy.segments.{name}.services[{i}]"),
+                    format!("service `{service}` is already in segment `{first}`"),
+                ));
+            }
+        }
+    }
+    for (i, f) in p.flows.iter().enumerate() {
+        for (field, seg) in [("from", &f.from), ("to", &f.to)] {
+            if !p.segments.contains_key(seg) {
+                errs.push(err(
+                    &format!("policy.flows[{i}].{field}"),
+                    format!("unknown segment `{seg}`"),
+                ));
+            }
+        }
+        for (j, a) in f.actions.iter().flatten().enumerate() {
+            if !ACTIONS.contains(&a.as_str()) {
+                errs.push(err(
+                    &format!("policy.flows[{i}].actions[{j}]"),
+                    format!("unknown action `{a}` (one of {})", ACTIONS.join(", ")),
+                ));
+            }
+        }
+    }
 }

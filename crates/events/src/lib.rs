@@ -9,4 +9,6 @@ mod model;
 
 pub use bus::{EventBus, Subscription};
 pub use jsonl::JsonLinesSink;
-pub use model::{AccessEvent, Decision, Event, SecurityEvent, SecurityKind};
+pub use model::{
+    AccessEvent, AuthzRecord, Decision, Event, SecurityEvent, SecurityKind, ShadowRecord,
+};

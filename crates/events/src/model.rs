@@ -60,6 +60,32 @@ pub struct AccessEvent {
     pub decision: Decision,
     #[serde(rename = "event.reason", skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The policy decision, when authorization is on.
+    #[serde(rename = "rampart.authz", skip_serializing_if = "Option::is_none")]
+    pub authz: Option<Box<AuthzRecord>>,
+}
+
+/// What the policy engine decided about one request (see `docs/policy.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthzRecord {
+    pub decision: Decision,
+    /// The Cedar principal, e.g. `Rampart::Workload::"spiffe://td/ns/default/sa/orders"`.
+    pub principal: String,
+    /// The determining policy ids (empty on default deny).
+    pub policies: Vec<String>,
+    /// The enforced policy set's version.
+    pub version: u64,
+    /// The shadow (dry-run) set's decision, recorded only when it disagrees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowRecord>,
+}
+
+/// A shadow (dry-run) decision that differs from the enforced one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShadowRecord {
+    pub decision: Decision,
+    pub policies: Vec<String>,
+    pub version: u64,
 }
 
 /// What kind of security-relevant thing happened.
@@ -97,6 +123,14 @@ pub enum SecurityKind {
     SvidRefused,
     /// A step of the CA rollover (prepare, activate, retire) was carried out.
     CaRollover,
+    /// A request was denied by the authorization policy (default deny, a forbid, or an
+    /// evaluation error). The detail names principal, action, resource and policy ids; the
+    /// caller only ever sees a bare 403.
+    PolicyDenied,
+    /// A policy set was accepted (control plane) or installed (proxy); informational.
+    PolicyApplied,
+    /// A policy set was refused (invalid); the previous one keeps enforcing.
+    PolicyRejected,
 }
 
 /// A security-relevant occurrence, outside or beside an access event.

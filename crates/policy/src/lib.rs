@@ -12,19 +12,23 @@
 //! Paths: the engine matches the path it is given verbatim. Callers must pass the output of
 //! the proxy's `path::normalize` (the same path that goes upstream), never the raw request path.
 
+mod bundle;
 mod engine;
 mod error;
 mod index;
 mod location;
 mod policies;
+mod report;
 mod request;
 pub mod schema;
 mod segments;
 mod spec;
 
+pub use bundle::{Distribution, INLINE_FILE, PolicyRelease, PolicySource};
 pub use engine::{Decision, PolicyEngine, SharedEngine};
 pub use error::{PolicyError, Problem};
 pub use policies::{Policies, PolicyId};
+pub use report::{ShadowEntry, ShadowKey, ShadowReport};
 pub use request::{Action, Context, Principal, Request, Resource};
 pub use segments::{Flow, SEGMENTS_FILE, Segment, Segments};
 pub use spec::{Expect, RequestSpec, SpecError, TestCase, TestFile};

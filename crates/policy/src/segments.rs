@@ -23,6 +23,10 @@ pub const SEGMENTS_FILE: &str = "<segments>";
 pub struct Segment {
     /// Segment name: lowercase letters, digits, `-` and `_`.
     pub name: String,
+    /// Address ranges the segment's workloads run in (CIDR text), for the network-layer
+    /// export (`rampart segments export --format nftables`); not used by Cedar decisions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cidrs: Vec<String>,
 }
 
 /// An allowed flow from workloads of one segment to services of another.

@@ -14,6 +14,7 @@ fn segments() -> Segments {
             .iter()
             .map(|n| Segment {
                 name: (*n).to_string(),
+                cidrs: Vec::new(),
             })
             .collect(),
         services: [

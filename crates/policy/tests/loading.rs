@@ -112,6 +112,7 @@ fn segments_with_undeclared_names_are_refused() {
     let mut s = Segments {
         segments: vec![Segment {
             name: String::from("edge"),
+            cidrs: Vec::new(),
         }],
         ..Segments::default()
     };
@@ -130,6 +131,7 @@ fn segments_with_undeclared_names_are_refused() {
     s.flows[0].actions = None;
     s.segments.push(Segment {
         name: String::from("Bad Name\""),
+        cidrs: Vec::new(),
     });
     assert!(matches!(s.compile(), Err(PolicyError::Segments(_))));
 }

@@ -126,6 +126,7 @@ fn build_engine(specs: &[Spec], flows: &[(u8, u8)]) -> PolicyEngine {
             .iter()
             .map(|n| Segment {
                 name: (*n).to_string(),
+                cidrs: Vec::new(),
             })
             .collect(),
         services: Default::default(),

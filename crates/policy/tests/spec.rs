@@ -10,9 +10,11 @@ fn segments() -> Segments {
         segments: vec![
             Segment {
                 name: String::from("edge"),
+                cidrs: Vec::new(),
             },
             Segment {
                 name: String::from("app"),
+                cidrs: Vec::new(),
             },
         ],
         services: [("gateway", "edge"), ("orders", "app")]

@@ -565,6 +565,7 @@ fn finish(
             Decision::Allow
         },
         reason: cx.reason,
+        authz: None,
     });
     let done = Done {
         start: cx.start,
