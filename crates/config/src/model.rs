@@ -154,6 +154,19 @@ pub struct Listener {
     /// the peer's SPIFFE id as the request's principal. Excludes `tls` and `h2c`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mesh: bool,
+    /// Whether requests on this listener are authorized by the `policy` section (default
+    /// true). A sidecar's loopback outbound listener sets it false: its caller is the local
+    /// app, and the call is authorized at the callee's inbound listener.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub authorize: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Certificates for a TLS listener. With none listed, `rampart up` issues one from its local CA.

@@ -1,18 +1,16 @@
 //! The compiled, immutable policy engine and its decisions.
 
-use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cedar_policy::{
-    Authorizer, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet,
-    RestrictedExpression,
-};
+use cedar_policy::{Authorizer, Entities, EntityId, EntityTypeName, EntityUid, PolicySet};
+
+use crate::cedar_inputs::InputBuilder;
 
 use crate::error::PolicyError;
 use crate::index::{Index, PRINCIPAL_TYPES, RESOURCE_TYPES};
 use crate::policies::{Policies, PolicyId};
-use crate::request::{Action, Principal, Request, Resource};
+use crate::request::{Action, Request};
 use crate::segments::{SEGMENTS_FILE, Segments};
 
 /// The outcome of one authorization request.
@@ -95,9 +93,7 @@ pub struct PolicyEngine {
     buckets: Vec<PolicySet>,
     index: Index,
     segments: Segments,
-    principal_types: [EntityTypeName; 3],
-    resource_types: [EntityTypeName; 3],
-    actions: Vec<EntityUid>,
+    inputs: InputBuilder,
     authorizer: Authorizer,
 }
 
@@ -144,22 +140,28 @@ impl PolicyEngine {
 
         let type_name =
             |t: &str| EntityTypeName::from_str(t).map_err(|e| PolicyError::Schema(e.to_string()));
-        let [p0, p1, p2] = PRINCIPAL_TYPES;
-        let [r0, r1, r2] = RESOURCE_TYPES;
+        let principal_types = PRINCIPAL_TYPES
+            .iter()
+            .map(|t| type_name(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resource_types = RESOURCE_TYPES
+            .iter()
+            .map(|t| type_name(t))
+            .collect::<Result<Vec<_>, _>>()?;
         let action_type = type_name("Rampart::Action")?;
-        let actions = Action::ALL
+        let actions: Vec<EntityUid> = Action::ALL
             .iter()
             .map(|a| EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(a.name())))
             .collect();
+        let inputs = InputBuilder::new(&principal_types, &resource_types, &actions)
+            .map_err(PolicyError::Schema)?;
         Ok(Self {
             policies: all,
             full,
             buckets,
             index,
             segments: segments.clone(),
-            principal_types: [type_name(p0)?, type_name(p1)?, type_name(p2)?],
-            resource_types: [type_name(r0)?, type_name(r1)?, type_name(r2)?],
-            actions,
+            inputs,
             authorizer: Authorizer::new(),
         })
     }
@@ -260,124 +262,8 @@ impl PolicyEngine {
     }
 
     fn cedar_inputs(&self, request: &Request) -> Result<(cedar_policy::Request, Entities), String> {
-        if !request.action.applies_to(&request.resource) {
-            return Err(format!(
-                "action {} does not apply to this resource kind",
-                request.action.name()
-            ));
-        }
-        let principal = self.principal_entity(&request.principal)?;
-        let resource = self.resource_entity(&request.resource)?;
-        let action = self
-            .actions
-            .get(request.action.index())
-            .cloned()
-            .ok_or_else(|| String::from("unknown action"))?;
-        let ctx = &request.context;
-        let context = cedar_policy::Context::from_pairs([
-            (
-                String::from("source_ip"),
-                RestrictedExpression::new_ip(ctx.source_ip.to_string()),
-            ),
-            (
-                String::from("mtls"),
-                RestrictedExpression::new_bool(ctx.mtls),
-            ),
-            (String::from("scopes"), string_set(&ctx.scopes)),
-            (
-                String::from("time"),
-                RestrictedExpression::new_long(ctx.time),
-            ),
-        ])
-        .map_err(|e| format!("invalid context: {e}"))?;
-        let cedar_request =
-            cedar_policy::Request::new(principal.uid(), action, resource.uid(), context, None)
-                .map_err(|e| format!("invalid request: {e}"))?;
-        let entities = Entities::from_entities([principal, resource], None)
-            .map_err(|e| format!("invalid entities: {e}"))?;
-        Ok((cedar_request, entities))
+        self.inputs.build(request)
     }
-
-    fn principal_entity(&self, principal: &Principal) -> Result<Entity, String> {
-        let mut attrs = HashMap::with_capacity(4);
-        match principal {
-            Principal::Workload {
-                spiffe_id,
-                service,
-                namespace,
-                segment,
-            } => {
-                attrs.insert(String::from("spiffe_id"), string(spiffe_id));
-                attrs.insert(String::from("service"), string(service));
-                attrs.insert(String::from("namespace"), string(namespace));
-                attrs.insert(String::from("segment"), string(segment));
-            }
-            Principal::Client { client_id, scopes } => {
-                attrs.insert(String::from("client_id"), string(client_id));
-                attrs.insert(String::from("scopes"), string_set(scopes));
-            }
-            Principal::User { sub, groups } => {
-                attrs.insert(String::from("sub"), string(sub));
-                attrs.insert(String::from("groups"), string_set(groups));
-            }
-        }
-        let kind = self
-            .principal_types
-            .get(principal.kind())
-            .cloned()
-            .ok_or_else(|| String::from("unknown principal kind"))?;
-        let uid = EntityUid::from_type_name_and_id(kind, EntityId::new(principal.id()));
-        Entity::new(uid, attrs, HashSet::new()).map_err(|e| format!("invalid principal: {e}"))
-    }
-
-    fn resource_entity(&self, resource: &Resource) -> Result<Entity, String> {
-        let mut attrs = HashMap::with_capacity(4);
-        let id = match resource {
-            Resource::Route {
-                host,
-                path,
-                segment,
-                service,
-            } => {
-                attrs.insert(String::from("host"), string(host));
-                attrs.insert(String::from("path"), string(path));
-                attrs.insert(String::from("segment"), string(segment));
-                attrs.insert(String::from("service"), string(service));
-                format!("{host}{path}")
-            }
-            Resource::Service {
-                host,
-                path,
-                segment,
-                service,
-            } => {
-                attrs.insert(String::from("host"), string(host));
-                attrs.insert(String::from("path"), string(path));
-                attrs.insert(String::from("segment"), string(segment));
-                attrs.insert(String::from("service"), string(service));
-                service.clone()
-            }
-            Resource::Secret { path } => {
-                attrs.insert(String::from("path"), string(path));
-                path.clone()
-            }
-        };
-        let kind = self
-            .resource_types
-            .get(resource.kind())
-            .cloned()
-            .ok_or_else(|| String::from("unknown resource kind"))?;
-        let uid = EntityUid::from_type_name_and_id(kind, EntityId::new(id));
-        Entity::new(uid, attrs, HashSet::new()).map_err(|e| format!("invalid resource: {e}"))
-    }
-}
-
-fn string(s: &str) -> RestrictedExpression {
-    RestrictedExpression::new_string(s.to_string())
-}
-
-fn string_set(items: &[String]) -> RestrictedExpression {
-    RestrictedExpression::new_set(items.iter().map(|s| string(s)))
 }
 
 /// How proxies share an engine: `Arc<PolicyEngine>`, typically inside an `ArcSwap` so a new

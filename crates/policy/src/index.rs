@@ -21,8 +21,12 @@ use serde_json::Value;
 use crate::request::{Action, Request};
 
 /// Entity type names of principals, by kind index.
-pub(crate) const PRINCIPAL_TYPES: [&str; 3] =
-    ["Rampart::Workload", "Rampart::Client", "Rampart::User"];
+pub(crate) const PRINCIPAL_TYPES: [&str; 4] = [
+    "Rampart::Workload",
+    "Rampart::Client",
+    "Rampart::User",
+    "Rampart::Anonymous",
+];
 /// Entity type names of resources, by kind index.
 pub(crate) const RESOURCE_TYPES: [&str; 3] =
     ["Rampart::Route", "Rampart::Service", "Rampart::Secret"];
@@ -74,7 +78,7 @@ struct Shape {
 pub(crate) struct Index {
     buckets: HashMap<Key, usize>,
     shapes: Vec<Shape>,
-    principal_uids: [HashMap<String, u32>; 3],
+    principal_uids: [HashMap<String, u32>; 4],
     resource_uids: [HashMap<String, u32>; 3],
     segments: HashMap<String, u32>,
     bucket_count: usize,
@@ -140,8 +144,12 @@ impl Index {
     pub(crate) fn for_each_bucket(&self, request: &Request, mut f: impl FnMut(usize)) {
         let p_kind = request.principal.kind();
         let r_kind = request.resource.kind();
-        let p_uid = self.principal_uids[p_kind].get(request.principal.id());
-        let r_uid = resource_id(request).and_then(|id| self.resource_uids[r_kind].get(id));
+        let p_uid = self
+            .principal_uids
+            .get(p_kind)
+            .and_then(|m| m.get(request.principal.id()));
+        let r_uid = resource_id(request)
+            .and_then(|id| self.resource_uids.get(r_kind).and_then(|m| m.get(id)));
         let p_seg = request
             .principal
             .segment()
@@ -209,7 +217,7 @@ fn intern(map: &mut HashMap<String, u32>, s: &str) -> u32 {
     *map.entry(s.to_string()).or_insert(next)
 }
 
-fn intern_scope(maps: &mut [HashMap<String, u32>; 3], scope: &Scope) -> (u8, u32) {
+fn intern_scope<const N: usize>(maps: &mut [HashMap<String, u32>; N], scope: &Scope) -> (u8, u32) {
     match scope {
         Scope::Any => (0, 0),
         Scope::Kind(k) => (1, *k as u32),
@@ -220,18 +228,18 @@ fn intern_scope(maps: &mut [HashMap<String, u32>; 3], scope: &Scope) -> (u8, u32
     }
 }
 
-fn kind_of(types: &[&str; 3], uid_type: &str) -> Option<usize> {
+fn kind_of(types: &[&str], uid_type: &str) -> Option<usize> {
     types.iter().position(|t| *t == uid_type)
 }
 
-fn uid_scope(types: &[&str; 3], uid: &EntityUid) -> Scope {
+fn uid_scope(types: &[&str], uid: &EntityUid) -> Scope {
     match kind_of(types, &uid.type_name().to_string()) {
         Some(k) => Scope::Uid(k, uid.id().unescaped().to_string()),
         None => Scope::Any,
     }
 }
 
-fn type_scope(types: &[&str; 3], name: &cedar_policy::EntityTypeName) -> Scope {
+fn type_scope(types: &[&str], name: &cedar_policy::EntityTypeName) -> Scope {
     kind_of(types, &name.to_string()).map_or(Scope::Any, Scope::Kind)
 }
 

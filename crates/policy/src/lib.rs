@@ -6,6 +6,9 @@
 //! - [`Segments`]: network segments and allowed flows, compiled into Cedar permit policies.
 //! - [`PolicyEngine`]: a compiled, immutable, indexed policy set; [`PolicyEngine::decide`]
 //!   evaluates one [`Request`] with default deny and fail-closed error handling.
+//! - [`principal_from_claims`] / [`scopes_from_claims`]: principals and scopes from verified
+//!   token claims.
+//! - [`export`]: the segments as Kubernetes `NetworkPolicy` manifests or an nftables ruleset.
 //! - [`RequestSpec`] / [`TestFile`]: requests and expected decisions written as text, for
 //!   policy tests and `rampart policy explain`.
 //!
@@ -13,8 +16,11 @@
 //! the proxy's `path::normalize` (the same path that goes upstream), never the raw request path.
 
 mod bundle;
+mod cedar_inputs;
+mod claims;
 mod engine;
 mod error;
+pub mod export;
 mod index;
 mod location;
 mod policies;
@@ -25,10 +31,11 @@ mod segments;
 mod spec;
 
 pub use bundle::{Distribution, INLINE_FILE, PolicyRelease, PolicySource};
+pub use claims::{principal_from_claims, scopes_from_claims};
 pub use engine::{Decision, PolicyEngine, SharedEngine};
 pub use error::{PolicyError, Problem};
 pub use policies::{Policies, PolicyId};
 pub use report::{ShadowEntry, ShadowKey, ShadowReport};
-pub use request::{Action, Context, Principal, Request, Resource};
+pub use request::{ANONYMOUS_ID, Action, Context, Principal, Request, Resource};
 pub use segments::{Flow, SEGMENTS_FILE, Segment, Segments};
 pub use spec::{Expect, RequestSpec, SpecError, TestCase, TestFile};

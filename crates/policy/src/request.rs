@@ -1,6 +1,9 @@
 //! Authorization requests as plain Rust values.
 
 use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::index::PRINCIPAL_TYPES;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +33,13 @@ pub enum Principal {
         /// Group memberships from the token.
         groups: Vec<String>,
     },
+    /// A caller with neither a mesh identity nor a verified token
+    /// (`Rampart::Anonymous::"anonymous"`, no attributes).
+    Anonymous,
 }
+
+/// The entity id of every anonymous principal.
+pub const ANONYMOUS_ID: &str = "anonymous";
 
 impl Principal {
     /// The entity id.
@@ -39,6 +48,36 @@ impl Principal {
             Self::Workload { spiffe_id, .. } => spiffe_id,
             Self::Client { client_id, .. } => client_id,
             Self::User { sub, .. } => sub,
+            Self::Anonymous => ANONYMOUS_ID,
+        }
+    }
+
+    /// Short text for reports (the dry-run report's `from`): a workload's service name,
+    /// `client:<id>`, `user:<sub>` or `anonymous`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Workload { service, .. } => service.clone(),
+            Self::Client { client_id, .. } => format!("client:{client_id}"),
+            Self::User { sub, .. } => format!("user:{sub}"),
+            Self::Anonymous => String::from(ANONYMOUS_ID),
+        }
+    }
+
+    /// The Cedar entity uid as Cedar prints it (id escaped by Cedar), e.g.
+    /// `Rampart::Workload::"spiffe://td/ns/default/sa/orders"`; for access events.
+    pub fn cedar_uid(&self) -> String {
+        let type_name = PRINCIPAL_TYPES
+            .get(self.kind())
+            .copied()
+            .unwrap_or_default();
+        match cedar_policy::EntityTypeName::from_str(type_name) {
+            Ok(t) => cedar_policy::EntityUid::from_type_name_and_id(
+                t,
+                cedar_policy::EntityId::new(self.id()),
+            )
+            .to_string(),
+            // Unreachable: the type names are constants of the schema.
+            Err(_) => format!("{type_name}::{:?}", self.id()),
         }
     }
 
@@ -55,6 +94,7 @@ impl Principal {
             Self::Workload { .. } => 0,
             Self::Client { .. } => 1,
             Self::User { .. } => 2,
+            Self::Anonymous => 3,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Requests written as text (policy tests, `rampart policy explain`), turned into [`Request`]s.
 //!
-//! Principals: `spiffe://<td>/ns/<ns>/sa/<svc>` (a workload), `client:<id>`, `user:<sub>`.
+//! Principals: `spiffe://<td>/ns/<ns>/sa/<svc>` (a workload), `client:<id>`, `user:<sub>`,
+//! `anonymous`.
 //! Resources: `service:<name>`, `route:<host>`, `secret:<path>`. Workload and service segments
 //! come from the segments configuration (`""`, matching no flow, when unassigned).
 
@@ -8,14 +9,16 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::{Action, Context, Principal, Request, Resource};
+use crate::request::{ANONYMOUS_ID, Action, Context, Principal, Request, Resource};
 use crate::segments::Segments;
 
 /// Why a request spec cannot be turned into a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    /// The principal is not `spiffe://…/ns/…/sa/…`, `client:…` or `user:…`.
-    #[error("principal {0:?}: expected spiffe://<td>/ns/<ns>/sa/<svc>, client:<id> or user:<sub>")]
+    /// The principal is not `spiffe://…/ns/…/sa/…`, `client:…`, `user:…` or `anonymous`.
+    #[error(
+        "principal {0:?}: expected spiffe://<td>/ns/<ns>/sa/<svc>, client:<id>, user:<sub> or anonymous"
+    )]
     Principal(String),
     /// The resource is not `service:…`, `route:…` or `secret:…`.
     #[error("resource {0:?}: expected service:<name>, route:<host> or secret:<path>")]
@@ -91,6 +94,8 @@ impl RequestSpec {
                 sub: sub.to_string(),
                 groups: self.groups.clone(),
             }
+        } else if self.principal == ANONYMOUS_ID {
+            Principal::Anonymous
         } else {
             return Err(SpecError::Principal(self.principal.clone()));
         };

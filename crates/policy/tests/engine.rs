@@ -317,3 +317,125 @@ fn slice_skips_policies_that_cannot_apply() {
     assert_eq!(n, 1);
     assert_eq!(e.policies().len(), 6);
 }
+
+#[test]
+fn anonymous_principal_is_decided_like_any_other() {
+    let e = engine(&[(
+        "public.cedar",
+        r#"@id("public-reads")
+permit(principal is Rampart::Anonymous, action == Rampart::Action::"GET", resource is Rampart::Route)
+when { resource.path like "/public/*" };
+@id("anon-by-uid")
+permit(principal == Rampart::Anonymous::"anonymous", action == Rampart::Action::"HEAD", resource);
+@id("workload-only")
+permit(principal is Rampart::Workload, action == Rampart::Action::"POST", resource);"#,
+    )]);
+    let route = |path: &str| Resource::Route {
+        host: String::from("api.example.com"),
+        path: path.to_string(),
+        segment: String::from("app"),
+        service: String::from("orders"),
+    };
+    let d = e.decide(&request(
+        Principal::Anonymous,
+        Action::Get,
+        route("/public/a"),
+    ));
+    assert!(d.allowed);
+    assert_eq!(d.policies, ids(&["public-reads"]));
+    assert_eq!(
+        d,
+        e.decide_unindexed(&request(
+            Principal::Anonymous,
+            Action::Get,
+            route("/public/a")
+        ))
+    );
+    let d = e.decide(&request(
+        Principal::Anonymous,
+        Action::Head,
+        route("/admin"),
+    ));
+    assert_eq!((d.allowed, d.policies), (true, ids(&["anon-by-uid"])));
+    for (action, path) in [(Action::Get, "/admin"), (Action::Post, "/public/a")] {
+        let d = e.decide(&request(Principal::Anonymous, action, route(path)));
+        assert!(!d.allowed, "{action:?} {path}");
+        assert!(d.policies.is_empty() && d.errors.is_empty());
+    }
+    // A user is not anonymous.
+    let user = Principal::User {
+        sub: String::from("anonymous"),
+        groups: vec![],
+    };
+    assert!(
+        !e.decide(&request(user, Action::Head, route("/admin")))
+            .allowed
+    );
+}
+
+#[test]
+fn anonymous_attribute_access_is_refused_by_the_validator() {
+    let err = Policies::from_sources([(
+        "bad.cedar",
+        r#"permit(principal is Rampart::Anonymous, action, resource) when { principal.sub == "x" };"#,
+    )])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("Rampart::Anonymous") && err.contains("sub"),
+        "{err}"
+    );
+}
+
+#[test]
+fn principal_labels_and_cedar_uids() {
+    let w = workload("orders", "app");
+    assert_eq!(w.label(), "orders");
+    assert_eq!(
+        w.cedar_uid(),
+        r#"Rampart::Workload::"spiffe://rampart.test/ns/default/sa/orders""#
+    );
+    let c = Principal::Client {
+        client_id: String::from("shop"),
+        scopes: vec![],
+    };
+    assert_eq!(c.label(), "client:shop");
+    assert_eq!(c.cedar_uid(), r#"Rampart::Client::"shop""#);
+    let u = Principal::User {
+        sub: String::from("a\"b"),
+        groups: vec![],
+    };
+    assert_eq!(u.label(), "user:a\"b");
+    assert_eq!(u.cedar_uid(), r#"Rampart::User::"a\"b""#);
+    assert_eq!(Principal::Anonymous.label(), "anonymous");
+    assert_eq!(
+        Principal::Anonymous.cedar_uid(),
+        r#"Rampart::Anonymous::"anonymous""#
+    );
+}
+
+#[test]
+fn ipv4_mapped_source_addresses_match_ipv4_ranges() {
+    let e = engine(&[(
+        "net.cedar",
+        r#"@id("internal")
+permit(principal, action, resource is Rampart::Service)
+when { context.source_ip.isInRange(ip("10.0.0.0/8")) };"#,
+    )]);
+    let mut req = request(
+        workload("gateway", "edge"),
+        Action::Put,
+        service("db", "data", "/x"),
+    );
+    for (ip, allowed) in [
+        ("::ffff:10.1.2.3", true),
+        ("10.1.2.3", true),
+        ("::ffff:192.168.0.1", false),
+        ("fd00::1", false),
+    ] {
+        req.context.source_ip = ip.parse().unwrap();
+        let d = e.decide(&req);
+        assert_eq!(d.allowed, allowed, "{ip}: {d:?}");
+        assert!(d.errors.is_empty(), "{ip}: {d:?}");
+    }
+}

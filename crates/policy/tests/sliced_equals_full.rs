@@ -18,7 +18,7 @@ type Spec = (bool, u8, u8, u8, Vec<u8>, bool);
 
 fn principal_scope(pick: u8) -> (String, bool) {
     let svc = SERVICES[usize::from(pick) % 3];
-    match pick % 6 {
+    match pick % 8 {
         0 => (String::from("principal"), false),
         1 => (String::from("principal is Rampart::Workload"), true),
         2 => (String::from("principal is Rampart::User"), false),
@@ -27,8 +27,13 @@ fn principal_scope(pick: u8) -> (String, bool) {
             format!("principal == Rampart::Workload::\"spiffe://t/ns/default/sa/{svc}\""),
             true,
         ),
-        _ => (
+        5 => (
             format!("principal in Rampart::Workload::\"spiffe://t/ns/default/sa/{svc}\""),
+            false,
+        ),
+        6 => (String::from("principal is Rampart::Anonymous"), false),
+        _ => (
+            String::from("principal == Rampart::Anonymous::\"anonymous\""),
             false,
         ),
     }
@@ -139,7 +144,8 @@ fn build_request(pick: (u8, u8, u8, u8, u8, i64, bool)) -> Request {
     let (p, a, r, seg, path, time, mtls) = pick;
     let svc = SERVICES[usize::from(p) % 3];
     let segment = SEGMENTS[usize::from(seg) % 3].to_string();
-    let principal = match p % 3 {
+    let principal = match p % 4 {
+        3 => Principal::Anonymous,
         0 => Principal::Workload {
             spiffe_id: format!("spiffe://t/ns/default/sa/{svc}"),
             service: svc.to_string(),
@@ -240,7 +246,9 @@ fn generator_produces_valid_and_applicable_policies() {
         .map(|i| {
             (
                 i % 2 == 0,
-                i,
+                // Not a multiple of 8 apart from the condition pick (i % 8), so every
+                // principal scope meets every condition.
+                i.wrapping_mul(5),
                 i.wrapping_mul(7),
                 i.wrapping_mul(13),
                 vec![i % 8],
@@ -253,8 +261,9 @@ fn generator_produces_valid_and_applicable_policies() {
     let mut allowed = 0;
     let mut errors = 0;
     for i in 0u8..=255 {
+        // Principal pick i / 2: odd and even i (time 5 / 0) both see every principal kind.
         let d = engine.decide(&build_request((
-            i,
+            i / 2,
             i / 3,
             i / 5,
             i / 7,

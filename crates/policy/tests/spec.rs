@@ -77,3 +77,16 @@ fn test_files_deserialize() {
         serde_json::from_str::<TestFile>(r#"{"tests":[{"name":"t","expect":"maybe"}]}"#).is_err()
     );
 }
+
+#[test]
+fn anonymous_principal_spec() {
+    let r = spec("anonymous", "GET", "route:api.example.com")
+        .to_request(&segments())
+        .unwrap();
+    assert_eq!(r.principal, Principal::Anonymous);
+    assert!(!r.context.mtls);
+    assert!(matches!(
+        spec("anonymous:x", "GET", "service:orders").to_request(&segments()),
+        Err(SpecError::Principal(_))
+    ));
+}
