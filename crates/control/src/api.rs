@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 mod mesh;
 mod oauth;
+mod policy;
 
 pub use self::mesh::{
     CaGeneration, CaRollover, CaStatus, DeregisterWorkload, MeshEndpoint, MeshService,
@@ -16,6 +17,10 @@ pub use self::mesh::{
 pub use self::oauth::{
     CreateOAuthClient, KeysRotated, OAuthClientAuth, OAuthClientCreated, OAuthClientInfo,
     OAuthClientList,
+};
+pub use self::policy::{
+    ApplyPolicy, DryRunReport, PolicyApplied, PolicyHistoryEntry, PolicyRejection, PolicyStatus,
+    PolicyVersionDetail, PolicyVersionInfo, ShadowBatch,
 };
 
 /// `GET /v1/health`.

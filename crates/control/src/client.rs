@@ -3,6 +3,7 @@
 
 mod mesh;
 mod oauth;
+mod policy;
 mod watch;
 
 use std::{
@@ -42,7 +43,7 @@ pub const CA_ENV: &str = "RAMPART_CA";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest response body read.
-const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+const MAX_RESPONSE_BYTES: usize = 40 * 1024 * 1024;
 
 /// A client of the control-plane API. Cheap to clone; clones share connections.
 ///

@@ -72,6 +72,18 @@ pub enum ControlError {
     #[error("unexpected response from the control plane: {reason}")]
     InvalidResponse { reason: String },
 
+    /// The configured policy set cannot be loaded or compiled, or a stored one is unusable.
+    #[error("policy: {reason}")]
+    Policy { reason: String },
+
+    /// `POST /v1/policy` refused the set (422): it does not compile; `problems` point at
+    /// `file:line:col [policy id]`.
+    #[error("the control plane rejected the policy set (422): {error}\n{}", problems.join("\n"))]
+    PolicyRejected {
+        error: String,
+        problems: Vec<String>,
+    },
+
     #[error("invalid heartbeat: {reason}")]
     InvalidHeartbeat { reason: String },
 

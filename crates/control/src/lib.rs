@@ -24,6 +24,7 @@ mod error;
 mod join_tokens;
 mod mesh;
 mod oauth;
+mod policy;
 mod registry;
 mod server;
 

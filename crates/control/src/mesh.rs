@@ -17,6 +17,7 @@ use std::{
 
 use rampart_core::spiffe::{SpiffeId, TrustDomain};
 use rampart_identity::{RevocationList, SharedRevocations, SharedTrustBundle};
+use rampart_policy::Distribution;
 use rampart_store::{Store, WorkloadEndpointRecord};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::{Mutex, watch};
@@ -36,11 +37,16 @@ struct Inner {
     /// An endpoint not heard from within this leaves the snapshot.
     ttl: Duration,
     tx: watch::Sender<Arc<MeshSnapshot>>,
+    /// The policy every proxy runs, carried in the snapshot.
+    policy: watch::Receiver<Distribution>,
     /// The revoked serials of the current snapshot, for the checks on the control plane's own
     /// routes.
     revocations: SharedRevocations,
     /// Rebuilds one at a time, so that versions follow the store's order of changes.
     rebuild: Mutex<()>,
+    /// The last snapshot as one JSON line, encoded once for every watcher (a large policy
+    /// set makes it megabytes).
+    encoded: std::sync::Mutex<Option<(u64, bytes::Bytes)>>,
 }
 
 // === impl Mesh ===
@@ -55,6 +61,7 @@ impl Mesh {
         trust_domain: TrustDomain,
         bundle: SharedTrustBundle,
         ttl: Duration,
+        policy: watch::Receiver<Distribution>,
     ) -> Result<Self, ControlError> {
         let start = u64::try_from(unix_ms(SystemTime::now())).unwrap_or(0);
         let empty = snapshot::empty(&trust_domain, start);
@@ -66,8 +73,10 @@ impl Mesh {
                 bundle,
                 ttl,
                 tx,
+                policy,
                 revocations: SharedRevocations::default(),
                 rebuild: Mutex::new(()),
+                encoded: std::sync::Mutex::new(None),
             }),
         };
         mesh.refresh().await?;
@@ -77,6 +86,31 @@ impl Mesh {
     /// The current snapshot and every later one.
     pub(crate) fn subscribe(&self) -> watch::Receiver<Arc<MeshSnapshot>> {
         self.inner.tx.subscribe()
+    }
+
+    /// `snapshot` as one line of newline-delimited JSON, encoded once per version.
+    pub(crate) fn encoded(&self, snapshot: &MeshSnapshot) -> Option<bytes::Bytes> {
+        let mut cached = self.inner.encoded.lock().ok()?;
+        if let Some((version, line)) = cached.as_ref()
+            && *version == snapshot.version
+        {
+            return Some(line.clone());
+        }
+        match serde_json::to_vec(snapshot) {
+            Ok(mut json) => {
+                json.push(b'\n');
+                let line = bytes::Bytes::from(json);
+                // A slow watcher's older snapshot does not evict the newest.
+                if cached.as_ref().is_none_or(|(v, _)| *v < snapshot.version) {
+                    *cached = Some((snapshot.version, line.clone()));
+                }
+                Some(line)
+            }
+            Err(error) => {
+                tracing::error!(%error, "mesh watch: cannot encode the snapshot");
+                None
+            }
+        }
     }
 
     /// How long a registration lasts without a heartbeat.
@@ -133,6 +167,20 @@ impl Mesh {
         Ok(removed)
     }
 
+    /// Follows the policy distribution: every change rebuilds the snapshot at once, so that
+    /// a new set reaches every watcher without waiting for another mesh change.
+    pub(crate) fn spawn_policy_follower(&self) -> tokio::task::JoinHandle<()> {
+        let mesh = self.clone();
+        let mut policy = self.inner.policy.clone();
+        tokio::spawn(async move {
+            while policy.changed().await.is_ok() {
+                if let Err(error) = mesh.refresh().await {
+                    tracing::error!(%error, "mesh snapshot not rebuilt after a policy change");
+                }
+            }
+        })
+    }
+
     /// Rebuilds the snapshot from the store and the bundle, and publishes it (with the next
     /// version) when it differs from the current one.
     pub(crate) async fn refresh(&self) -> Result<(), ControlError> {
@@ -148,11 +196,23 @@ impl Mesh {
             .revocations
             .store(RevocationList::new(next.revoked_serials.iter().cloned()));
         inner.tx.send_if_modified(|current| {
-            if snapshot::same_content(current, &next) {
+            let policy = inner.policy.borrow();
+            if snapshot::same_content(current, &next)
+                && snapshot::same_policy(&current.policy, &policy)
+            {
                 return false;
             }
             let version = current.version.saturating_add(1);
-            *current = Arc::new(MeshSnapshot { version, ..next });
+            // Cloned only on a change: a large set is not copied on every heartbeat.
+            let policy = match snapshot::same_policy(&current.policy, &policy) {
+                true => current.policy.clone(),
+                false => policy.clone(),
+            };
+            *current = Arc::new(MeshSnapshot {
+                version,
+                policy,
+                ..next
+            });
             tracing::debug!(version, "mesh snapshot changed");
             true
         });

@@ -14,6 +14,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use rampart_core::spiffe::{SpiffeId, TrustDomain};
 use rampart_events::EventBus;
 use rampart_identity::{LocalCa, SharedRevocations, SharedTrustBundle, TrustBundle};
+use rampart_policy::{Distribution, ShadowEntry};
 use rampart_store::{ProxyRecord, Store};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_rustls::TlsAcceptor;
@@ -25,6 +26,7 @@ use crate::{
     ca_set::CaSet,
     mesh::Mesh,
     oauth::{AuthServer, OAuthSettings},
+    policy::PolicyService,
     registry::{LocalProxy, Registry},
 };
 
@@ -115,9 +117,12 @@ pub struct ControlHandle {
     registry: Registry,
     join_tokens: JoinTokens,
     authority: Arc<Authority>,
+    policy: PolicyService,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     sweeper: JoinHandle<()>,
+    /// Rebuilds the mesh snapshot on every policy change.
+    policy_follower: JoinHandle<()>,
 }
 
 /// The ALPN protocols the control plane serves, in preference order: `h2`, `http/1.1`.
@@ -160,6 +165,21 @@ impl ControlPlane {
         limits: Limits,
         oauth: OAuthSettings,
     ) -> Result<ControlHandle, ControlError> {
+        Self::start_with_policy(options, limits, oauth, None).await
+    }
+
+    /// Like [`ControlPlane::start_with_oauth`], with the configuration's `policy` section
+    /// (`docs/policy.md`, "Distribution"): the configured set is compiled (an invalid one
+    /// fails the start with [`ControlError::Policy`]) and recorded as a new enforced version
+    /// when it differs from the last version that came from the configuration. Without a
+    /// section, the sets applied through the API (if any) stay in force; with none ever
+    /// applied, authorization is off.
+    pub async fn start_with_policy(
+        options: ControlOptions,
+        limits: Limits,
+        oauth: OAuthSettings,
+        policy: Option<rampart_config::PolicyConfig>,
+    ) -> Result<ControlHandle, ControlError> {
         let bind_err = |source| ControlError::Bind {
             addr: options.listen,
             source,
@@ -167,6 +187,8 @@ impl ControlPlane {
         let listener = TcpListener::bind(options.listen).await.map_err(bind_err)?;
         let local_addr = listener.local_addr().map_err(bind_err)?;
 
+        let policy =
+            PolicyService::load(options.store.clone(), options.bus.clone(), policy).await?;
         let registry = Registry::new(options.store.clone(), options.proxy_ttl);
         let join_tokens = JoinTokens::new(
             options.store.clone(),
@@ -174,7 +196,7 @@ impl ControlPlane {
             options.trust_domain.clone(),
             options.ca.cert_der(),
         );
-        let authority = authority(&options).await?;
+        let authority = authority(&options, policy.subscribe()).await?;
         let issuer = oauth
             .issuer
             .clone()
@@ -186,6 +208,7 @@ impl ControlPlane {
         let acceptor = TlsAcceptor::from(options.tls.clone());
         let parts = state::Parts {
             oauth,
+            policy: policy.clone(),
             token: options.token,
             store: options.store,
             bus: options.bus,
@@ -202,6 +225,7 @@ impl ControlPlane {
         );
         let app = routes::router(state, &limits);
         let sweeper = authority.mesh().spawn_sweeper();
+        let policy_follower = authority.mesh().spawn_policy_follower();
         let task = tokio::spawn(listener::serve(listener, acceptor, app, limits, signal));
         tracing::info!(addr = %local_addr, "control plane listening");
         Ok(ControlHandle {
@@ -210,15 +234,20 @@ impl ControlPlane {
             registry,
             join_tokens,
             authority,
+            policy,
             shutdown,
             task: Some(task),
             sweeper,
+            policy_follower,
         })
     }
 }
 
 /// The CA set (loaded from the store and `ca_dir`), the mesh and the authority over both.
-async fn authority(options: &ControlOptions) -> Result<Arc<Authority>, ControlError> {
+async fn authority(
+    options: &ControlOptions,
+    policy: watch::Receiver<Distribution>,
+) -> Result<Arc<Authority>, ControlError> {
     let cas = CaSet::load(
         options.store.clone(),
         options.trust_domain.clone(),
@@ -232,6 +261,7 @@ async fn authority(options: &ControlOptions) -> Result<Arc<Authority>, ControlEr
         options.trust_domain.clone(),
         options.bundle.clone(),
         options.workload_ttl,
+        policy,
     )
     .await?;
     Ok(Authority::new(
@@ -297,6 +327,19 @@ impl ControlHandle {
         self.authority.issue(csr_der, id, How::Local, None).await
     }
 
+    /// The policy every proxy runs now and every change to it, as the mesh snapshot carries
+    /// it: for a gateway in this process (`GatewayHandle::set_policy` after compiling it off
+    /// the async threads). [`Distribution::default`] means authorization is off.
+    pub fn policy(&self) -> watch::Receiver<Distribution> {
+        self.policy.subscribe()
+    }
+
+    /// Merges the dry-run disagreements of a gateway in this process into the report of
+    /// `GET /v1/policy/dry-run-report`; entries of another shadow version are dropped.
+    pub fn record_shadow(&self, entries: Vec<ShadowEntry>) {
+        self.policy.record_shadow(entries);
+    }
+
     /// Registers a proxy of this process; see [`Registry::register_local`].
     pub async fn register_local(&self, record: ProxyRecord) -> Result<LocalProxy, ControlError> {
         self.registry.register_local(record).await
@@ -306,6 +349,7 @@ impl ControlHandle {
     /// timeout) and returns when the server is gone.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
+        self.policy_follower.abort();
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take()
             && let Err(error) = task.await
@@ -319,6 +363,7 @@ impl ControlHandle {
 impl Drop for ControlHandle {
     fn drop(&mut self) {
         self.sweeper.abort();
+        self.policy_follower.abort();
         if let Some(task) = self.task.take() {
             task.abort();
         }

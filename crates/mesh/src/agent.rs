@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
-use rampart_config::MeshTarget;
+use rampart_config::{Config, MeshTarget, PolicyConfig};
 use rampart_control::{ControlClient, ControlError, api::MeshSnapshot};
+use rampart_events::EventBus;
 use rampart_identity::{
     RevocationList, SharedRevocations, SharedTrustBundle, SvidSource, TrustBundle,
 };
@@ -26,6 +27,14 @@ pub(crate) struct Agent {
     pub shape: SidecarShape,
     /// Set once the gateway runs; weak, so that shutdown can take the gateway back.
     pub gateway: std::sync::OnceLock<Weak<GatewayHandle>>,
+    /// Where the agent publishes what the gateway does not (a refused policy set).
+    pub bus: EventBus,
+    /// The policy sets installed in the gateway; one install at a time.
+    pub policy: tokio::sync::Mutex<crate::policy::Installed>,
+    /// Whether the gateway's configuration requires a policy set (fail closed when none is
+    /// installed): true until the first snapshot's policy is installed, then whether that
+    /// policy enforces a set.
+    policy_required: std::sync::atomic::AtomicBool,
     /// The services the gateway's configuration has routes for.
     targets: Mutex<Vec<MeshTarget>>,
     /// An mTLS client presenting the SVID of the given serial.
@@ -55,6 +64,7 @@ impl Agent {
         bundle: TrustBundle,
         dir: DataDir,
         shape: SidecarShape,
+        bus: EventBus,
     ) -> Self {
         Self {
             control_url,
@@ -66,6 +76,9 @@ impl Agent {
             dir,
             shape,
             gateway: std::sync::OnceLock::new(),
+            bus,
+            policy: tokio::sync::Mutex::new(crate::policy::Installed::default()),
+            policy_required: std::sync::atomic::AtomicBool::new(true),
             targets: Mutex::new(Vec::new()),
             client: Mutex::new(None),
             applied: watch::channel(0).0,
@@ -86,6 +99,29 @@ impl Agent {
     /// The services the gateway's configuration routes to.
     pub fn targets(&self) -> Vec<MeshTarget> {
         self.targets.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// The gateway's configuration: the routes of the mesh's services, and a `policy` section
+    /// (an empty one: the sets come from snapshots) while a policy set is required.
+    pub fn gateway_config(&self) -> Config {
+        let mut config = self.shape.config(&self.targets());
+        if self.policy_required() {
+            config.policy = Some(PolicyConfig::default());
+        }
+        config
+    }
+
+    /// Whether the gateway's configuration requires a policy set.
+    pub fn policy_required(&self) -> bool {
+        self.policy_required
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Sets [`Agent::policy_required`]; whether it changed.
+    pub fn set_policy_required(&self, required: bool) -> bool {
+        self.policy_required
+            .swap(required, std::sync::atomic::Ordering::AcqRel)
+            != required
     }
 
     /// Waits for the number of applied snapshots to change.

@@ -22,6 +22,7 @@ mod data_dir;
 mod encoding;
 mod error;
 mod options;
+mod policy;
 mod register;
 mod renew;
 mod shape;

@@ -141,6 +141,9 @@ fn listener(name: &str, address: SocketAddr, mesh: bool) -> Listener {
         tls: None,
         h2c: false,
         mesh,
+        // The outbound listener's caller is the local app; the callee's inbound listener
+        // authorizes the call with this workload as the principal.
+        authorize: mesh,
     }
 }
 

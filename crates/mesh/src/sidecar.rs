@@ -7,13 +7,14 @@ use std::{
 };
 
 use rampart_core::spiffe::SpiffeId;
+use rampart_policy::Distribution;
 use rampart_proxy::{Gateway, GatewayHandle, GatewayOptions};
 use tokio::task::JoinHandle;
 
 use crate::{
     DataDir, MeshError, Origin, SidecarOptions,
     agent::Agent,
-    register, renew,
+    policy, register, renew,
     shape::{INBOUND, OUTBOUND, SidecarShape},
     startup, watch,
 };
@@ -41,10 +42,16 @@ impl Sidecar {
     pub async fn start(options: SidecarOptions) -> Result<SidecarHandle, MeshError> {
         options.check()?;
         rampart_identity::install_default_provider();
-        let (agent, origin, resumed_snapshot) = prepare(&options).await?;
+        let (agent, origin, kept_policy) = prepare(&options).await?;
+        let resumed_snapshot = kept_policy.is_some();
         let gateway = Arc::new(start_gateway(&agent, &options).await?);
         // Only this function sets it, once.
         let _ = agent.gateway.set(Arc::downgrade(&gateway));
+        // The gateway denies every request until a policy is installed (fail closed); with a
+        // kept snapshot, its policy is installed now, before anything else runs.
+        if let Some(policy) = &kept_policy {
+            policy::install(&agent, policy).await;
+        }
         let inbound = gateway.listener_addr(INBOUND).unwrap_or(options.inbound);
         let advertised = options
             .advertise
@@ -59,6 +66,7 @@ impl Sidecar {
                 advertised.clone(),
             )),
             tokio::spawn(watch::run(agent.clone())),
+            tokio::spawn(policy::report_shadow(agent.clone())),
         ];
         // Without a kept snapshot the outbound listener knows no service yet: give the
         // watch a moment. With one, serve from it at once (the control plane may be down).
@@ -165,8 +173,10 @@ impl std::fmt::Debug for SidecarHandle {
 // === helpers ===
 
 /// The agent, with its identity obtained and the kept snapshot (if any) applied; where the
-/// identity came from, and whether a snapshot was kept.
-async fn prepare(options: &SidecarOptions) -> Result<(Arc<Agent>, Origin, bool), MeshError> {
+/// identity came from, and the kept snapshot's policy (`None`: no snapshot was kept).
+async fn prepare(
+    options: &SidecarOptions,
+) -> Result<(Arc<Agent>, Origin, Option<Distribution>), MeshError> {
     let dir = DataDir::open(&options.data_dir)?;
     let start = startup::obtain(
         &options.control_url,
@@ -191,13 +201,15 @@ async fn prepare(options: &SidecarOptions) -> Result<(Arc<Agent>, Origin, bool),
         start.identity.bundle,
         dir,
         shape,
+        options.bus.clone(),
     ));
     if let Some(snapshot) = &start.snapshot
         && let Err(e) = agent.apply(snapshot)
     {
         tracing::warn!(error = %e, "the kept mesh snapshot is not usable");
     }
-    Ok((agent, start.origin, start.snapshot.is_some()))
+    let kept_policy = start.snapshot.map(|s| s.policy);
+    Ok((agent, start.origin, kept_policy))
 }
 
 /// Waits up to `limit` for the watch to apply a snapshot.
@@ -213,7 +225,9 @@ async fn start_gateway(
     agent: &Agent,
     options: &SidecarOptions,
 ) -> Result<GatewayHandle, MeshError> {
-    let config = agent.shape.config(&agent.targets());
+    // Requires a policy set until the first snapshot's is installed: inbound requests are
+    // denied (fail closed) until then.
+    let config = agent.gateway_config();
     let gateway_options = GatewayOptions {
         name: format!("sidecar-{}", options.workload.service),
         bus: options.bus.clone(),

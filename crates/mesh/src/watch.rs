@@ -34,14 +34,15 @@ async fn follow(agent: &Agent, backoff: &mut Backoff) -> Result<(), MeshError> {
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(snapshot)) => {
                 backoff.reset();
-                on_snapshot(agent, &snapshot);
+                on_snapshot(agent, &snapshot).await;
             }
         }
     }
 }
 
-/// Applies `snapshot`, reconfigures or notifies the gateway, and keeps it on disk.
-pub(crate) fn on_snapshot(agent: &Agent, snapshot: &MeshSnapshot) {
+/// Applies `snapshot`, reconfigures or notifies the gateway, installs its policy (when it
+/// changed), and keeps it on disk.
+pub(crate) async fn on_snapshot(agent: &Agent, snapshot: &MeshSnapshot) {
     let applied = match agent.apply(snapshot) {
         Ok(applied) => applied,
         Err(e) => {
@@ -59,7 +60,7 @@ pub(crate) fn on_snapshot(agent: &Agent, snapshot: &MeshSnapshot) {
     }
     if let Some(gateway) = agent.gateway() {
         if applied.services {
-            let config = agent.shape.config(&agent.targets());
+            let config = agent.gateway_config();
             match gateway.reload(&config) {
                 Ok(version) => tracing::info!(
                     version,
@@ -71,6 +72,7 @@ pub(crate) fn on_snapshot(agent: &Agent, snapshot: &MeshSnapshot) {
         }
         crate::notify(&gateway);
     }
+    crate::policy::install(agent, &snapshot.policy).await;
     if let Err(e) = agent.dir.save_snapshot(snapshot) {
         tracing::warn!(error = %e, "cannot keep the mesh snapshot");
     }

@@ -115,6 +115,11 @@ pub fn claims_header(headers: &http::HeaderMap) -> Option<HeaderValue> {
     HeaderValue::from_str(payload).ok()
 }
 
+/// The request's bearer token (the one a route verified), borrowed from its headers.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    validator::bearer(headers).ok()
+}
+
 /// The principal of a verified token: its subject, or its client when it has none.
 pub fn principal(verified: &Verified) -> String {
     if verified.subject.is_empty() {

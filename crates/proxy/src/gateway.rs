@@ -1,5 +1,6 @@
 //! Starting, reloading and stopping a gateway.
 
+use crate::authz::{AuthzRt, PolicyState};
 use crate::error::ProxyError;
 use crate::mesh::{MeshContext, MeshRt};
 use crate::metrics::Metrics;
@@ -69,6 +70,7 @@ impl Gateway {
             None => None,
         };
         let snapshot = Snapshot::compile(config, 1, None, &metrics, mesh.as_ref())?;
+        let authz = AuthzRt::new(&metrics);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             bus: options.bus.clone(),
@@ -78,6 +80,7 @@ impl Gateway {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             mesh,
+            authz,
         });
         let g = &config.gateway;
         let sink = match &g.access_log {
@@ -411,6 +414,34 @@ impl GatewayHandle {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = self.phase.send(Phase::Closing);
+    }
+
+    /// Installs the policy sets that decide requests from now on (requests in flight finish on
+    /// the sets they started with). Compile them with [`PolicyState::compile`] off the async
+    /// threads first; keep the current state when compiling fails.
+    pub fn set_policy(&self, state: PolicyState) {
+        self.shared.authz.install(state);
+        let (enforced, shadow) = self.shared.authz.versions();
+        let describe = |v: Option<u64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
+        self.shared.security(
+            SecurityKind::PolicyApplied,
+            None,
+            format!(
+                "policy installed: enforced version {}, shadow version {}",
+                describe(enforced),
+                describe(shadow)
+            ),
+        );
+    }
+
+    /// The version of the enforced policy set, if one is installed.
+    pub fn policy_version(&self) -> Option<u64> {
+        self.shared.authz.version()
+    }
+
+    /// Drains the shadow ledger: the dry-run disagreements counted since the last call.
+    pub fn take_shadow_entries(&self) -> Vec<rampart_policy::ShadowEntry> {
+        self.shared.authz.take_shadow_entries()
     }
 
     /// Metrics text, as served on `/metrics`.

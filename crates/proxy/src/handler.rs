@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! hygiene (host, path normalisation, limits) → route → CIDR → rate limit → bearer token
-//!   (a limit by principal after the token) → body
+//!   (a limit by principal after the token) → authorization (policy) → body
 //!   → upstream request (headers cleaned, forwarded headers, request id, mesh peer id,
 //!     verified claims) → cluster
 //!   → response (hop-by-hop removed, route edits) → access event + metrics when the body ends
@@ -10,6 +10,7 @@
 //! Each stage either passes the request on or answers it; no stage calls the control plane.
 
 use crate::auth::{self, X_RAMPART_CLAIMS};
+use crate::authz::{Ask, Verdict};
 use crate::body::{self, Buffered, Observed, OnDone, ResponseBody, UpstreamBody};
 use crate::cluster::Target;
 use crate::forwarded;
@@ -21,7 +22,7 @@ use crate::upstream::UpstreamError;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use hyper::body::Incoming;
 use rampart_config::RateKey;
-use rampart_events::{AccessEvent, Decision, Event, SecurityKind};
+use rampart_events::{AccessEvent, AuthzRecord, Decision, Event, SecurityKind};
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub async fn handle(
         streamed: None,
         reason: None,
         principal: None,
+        observed: false,
+        authz: None,
     };
     // What the access event needs of the original request: only built when someone listens.
     let seen = shared.bus.has_subscribers().then(|| Seen {
@@ -53,6 +56,7 @@ pub async fn handle(
         host: hygiene::host(&req).map(str::to_owned).unwrap_or_default(),
         path: req.uri().path().to_owned(),
     });
+    cx.observed = seen.is_some();
     let resp = match proxy(req, &conn, &shared, &snap, &mut cx).await {
         Ok(r) => r,
         Err(refusal) => refuse(&shared, &conn, &mut cx, refusal),
@@ -81,6 +85,10 @@ struct Cx {
     reason: Option<&'static str>,
     /// The subject of the request's verified bearer token.
     principal: Option<String>,
+    /// Someone listens to events: build the access event's parts.
+    observed: bool,
+    /// The policy decision, for the access event (only when observed).
+    authz: Option<Box<AuthzRecord>>,
 }
 
 /// Why a request was answered by the gateway itself, with the security event it raises.
@@ -91,6 +99,8 @@ struct Answer {
     close: bool,
     /// `WWW-Authenticate` of a refused bearer token.
     challenge: Option<HeaderValue>,
+    /// The security event's detail, when more than the reason code.
+    detail: Option<String>,
 }
 
 impl From<Refusal> for Answer {
@@ -101,6 +111,7 @@ impl From<Refusal> for Answer {
             retry_after: None,
             close: false,
             challenge: None,
+            detail: None,
         }
     }
 }
@@ -196,6 +207,19 @@ async fn proxy(
     };
     if by_principal {
         rate_limit(&route, &req, conn, cx)?;
+    }
+    if snap.authorizes(&conn.listener) {
+        authorize(
+            shared,
+            snap,
+            conn,
+            &req,
+            &route,
+            &host,
+            &path,
+            verified.as_deref(),
+            cx,
+        )?;
     }
     let declared = req
         .headers()
@@ -373,6 +397,48 @@ async fn proxy(
     Ok(Response::from_parts(parts, body))
 }
 
+/// The policy decision (`docs/policy.md`, "Enforcement (proxy)"): on, off, or fail closed.
+#[allow(clippy::too_many_arguments)]
+fn authorize<B>(
+    shared: &Shared,
+    snap: &Snapshot,
+    conn: &ConnInfo,
+    req: &Request<B>,
+    route: &RouteRt,
+    host: &str,
+    path: &str,
+    verified: Option<&rampart_token::Verified>,
+    cx: &mut Cx,
+) -> Result<(), Answer> {
+    let ask = Ask {
+        conn,
+        own_service: shared.mesh.as_deref().map(|m| m.own_service()),
+        route,
+        host,
+        path,
+        method: req.method(),
+        verified,
+        token: verified.and_then(|_| auth::bearer_token(req.headers())),
+        client: cx.client,
+        observed: cx.observed,
+    };
+    match shared.authz.authorize(snap.policy_required, &ask) {
+        Verdict::Off => Ok(()),
+        Verdict::Allowed(record) => {
+            cx.authz = record;
+            Ok(())
+        }
+        Verdict::Denied(denial) => {
+            cx.authz = denial.record;
+            Err(Answer {
+                event: Some(SecurityKind::PolicyDenied),
+                detail: denial.detail,
+                ..answer(403, denial.reason)
+            })
+        }
+    }
+}
+
 /// The route's rate limit, keyed by the principal (verified token subject, else mesh peer id)
 /// when it counts by principal.
 fn rate_limit<B>(
@@ -478,6 +544,7 @@ fn refuse(shared: &Shared, conn: &ConnInfo, cx: &mut Cx, a: Answer) -> Response<
         Some(SecurityKind::RateLimited) => Some("rampart_rate_limited_total"),
         Some(SecurityKind::CidrDenied) => Some("rampart_access_denied_total"),
         Some(SecurityKind::TokenRejected) => Some("rampart_token_rejections_total"),
+        Some(SecurityKind::PolicyDenied) => Some("rampart_access_denied_total"),
         _ => None,
     };
     if let Some(m) = metric {
@@ -488,11 +555,11 @@ fn refuse(shared: &Shared, conn: &ConnInfo, cx: &mut Cx, a: Answer) -> Response<
             .increment(1);
     }
     if let Some(kind) = a.event {
-        shared.security(
-            kind,
-            Some(std::net::SocketAddr::new(cx.client, conn.peer.port())),
-            a.refusal.reason,
-        );
+        let client = Some(std::net::SocketAddr::new(cx.client, conn.peer.port()));
+        match a.detail {
+            Some(detail) => shared.security(kind, client, detail),
+            None => shared.security(kind, client, a.refusal.reason),
+        }
     }
     let status = StatusCode::from_u16(a.refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
     let text = format!(
@@ -565,7 +632,7 @@ fn finish(
             Decision::Allow
         },
         reason: cx.reason,
-        authz: None,
+        authz: cx.authz,
     });
     let done = Done {
         start: cx.start,

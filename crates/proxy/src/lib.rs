@@ -6,6 +6,7 @@
 mod access;
 mod admin;
 mod auth;
+mod authz;
 mod body;
 mod cluster;
 mod echo;
@@ -25,6 +26,7 @@ mod shared;
 mod snapshot;
 mod upstream;
 
+pub use authz::{InstalledPolicy, PolicyState};
 pub use error::ProxyError;
 pub use gateway::{Gateway, GatewayHandle, GatewayOptions};
 pub use mesh::{MeshContext, MeshDirectory};

@@ -73,6 +73,9 @@ pub struct MeshRt {
     metrics: Metrics,
     bus: EventBus,
     source: Arc<str>,
+    /// The service of the gateway's own SVID (fixed for the workload's life): the resource of
+    /// requests on mesh listeners. Empty when the id is not a workload id.
+    service: String,
     /// `rampart_mesh_handshakes_total`, by side (inbound, outbound) and kind (full, resumed).
     handshakes: [[Counter; 2]; 2],
 }
@@ -113,8 +116,15 @@ impl MeshRt {
                 handshake("outbound", "resumed"),
             ],
         ];
+        let service = ctx
+            .svid
+            .spiffe_id()
+            .service()
+            .unwrap_or_default()
+            .to_owned();
         Ok(Self {
             ctx,
+            service,
             state: ArcSwap::from_pointee(state),
             conns: Arc::new(Conns::default()),
             metrics,
@@ -122,6 +132,11 @@ impl MeshRt {
             source,
             handshakes,
         })
+    }
+
+    /// The service of the gateway's own SVID (empty when its id is not a workload id).
+    pub fn own_service(&self) -> &str {
+        &self.service
     }
 
     /// The current TLS generation.

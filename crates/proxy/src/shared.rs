@@ -1,5 +1,6 @@
 //! State shared by every connection of one gateway.
 
+use crate::authz::AuthzRt;
 use crate::mesh::MeshRt;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
@@ -23,6 +24,8 @@ pub struct Shared {
     pub draining: AtomicBool,
     /// The gateway's mesh membership, when it has one.
     pub mesh: Option<Arc<MeshRt>>,
+    /// The installed policy sets and the shadow ledger.
+    pub authz: AuthzRt,
 }
 
 /// What the request path knows about the connection a request came on.

@@ -31,6 +31,12 @@ pub struct Snapshot {
     pub egress_allow: Vec<HostPattern>,
     /// Metrics for requests that matched no route.
     pub unrouted: Arc<RouteMetrics>,
+    /// The configuration has a `policy` section: with no enforced set installed, every
+    /// request is denied (fail closed) instead of authorization being off.
+    pub policy_required: bool,
+    /// The listeners whose requests are not authorized (`authorize: false`, e.g. a sidecar's
+    /// loopback outbound listener, whose calls the callee's inbound listener authorizes).
+    unauthorized_listeners: Vec<String>,
     /// The token issuers of the gateway's routes, shared by them and carried across reloads.
     issuers: IssuerRegistry,
 }
@@ -140,6 +146,13 @@ impl Snapshot {
             trusted_proxies: g.trusted_proxies.clone(),
             egress_allow,
             unrouted: Arc::new(metrics.route("none")),
+            policy_required: config.policy.is_some(),
+            unauthorized_listeners: g
+                .listeners
+                .iter()
+                .filter(|l| !l.authorize)
+                .map(|l| l.name.clone())
+                .collect(),
             issuers,
         })
     }
@@ -156,6 +169,11 @@ impl Snapshot {
         self.routes
             .iter()
             .find(|r| r.matches(listener, host, path, method))
+    }
+
+    /// Whether requests on `listener` go through authorization.
+    pub fn authorizes(&self, listener: &str) -> bool {
+        !self.unauthorized_listeners.iter().any(|l| l == listener)
     }
 
     /// Flushes the endpoint pools of `self` that `next` no longer uses (mesh TLS settings

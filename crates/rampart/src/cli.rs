@@ -4,6 +4,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod policy;
+pub use policy::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rampart",
@@ -52,74 +55,13 @@ pub enum Command {
     /// The OAuth2 authorization server: clients and signing keys.
     #[command(subcommand)]
     Oauth(OauthCommand),
-    /// Authorization policies (Cedar): validate, test, explain.
+    /// Authorization policies (Cedar): validate, test, explain offline; apply, diff, history
+    /// and dry-run reports against the control plane.
     #[command(subcommand)]
     Policy(PolicyCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
-    /// Validate every `*.cedar` file of DIR (and the segment flows) against the schema.
-    Validate(PolicyDirArgs),
-    /// Run the test files (`*.tests.yaml`, `*.tests.yml`, `*.tests.json`) of DIR; non-zero
-    /// exit when a case fails.
-    Test(PolicyTestArgs),
-    /// Decide one request and show which policies allowed or denied it, and why.
-    Explain(PolicyExplainArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct PolicyDirArgs {
-    /// Directory of `.cedar` files.
-    pub dir: PathBuf,
-    /// Segments file (YAML: `segments`, `services`, `flows`).
-    #[arg(long)]
-    pub segments: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct PolicyTestArgs {
-    #[command(flatten)]
-    pub policies: PolicyDirArgs,
-    /// Also write a JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct PolicyExplainArgs {
-    #[command(flatten)]
-    pub policies: PolicyDirArgs,
-    /// `spiffe://<td>/ns/<ns>/sa/<svc>`, `client:<id>` or `user:<sub>`.
-    #[arg(long)]
-    pub principal: String,
-    /// `GET`, `POST`, …, `read_secret`, `write_secret` or `admin`.
-    #[arg(long)]
-    pub action: String,
-    /// `service:<name>`, `route:<host>` or `secret:<path>`.
-    #[arg(long)]
-    pub resource: String,
-    /// Request path; normalised as the proxy does before deciding.
-    #[arg(long, default_value = "/")]
-    pub path: String,
-    /// Target service of a route.
-    #[arg(long)]
-    pub service: Option<String>,
-    /// Token scopes (repeatable).
-    #[arg(long = "scope")]
-    pub scopes: Vec<String>,
-    /// User groups (repeatable).
-    #[arg(long = "group")]
-    pub groups: Vec<String>,
-    /// Source address.
-    #[arg(long)]
-    pub source_ip: Option<std::net::IpAddr>,
-    /// Whether mTLS was used (default: true for workloads).
-    #[arg(long)]
-    pub mtls: Option<bool>,
-    /// Request time, unix seconds.
-    #[arg(long)]
-    pub time: Option<i64>,
+    /// Network segments: render them for the network layer.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +173,10 @@ pub struct SidecarArgs {
     /// Grace period for in-flight requests on shutdown, e.g. `5s`.
     #[arg(long, default_value = "10s", value_parser = parse_drain)]
     pub drain: Duration,
+    /// Append every event (one JSON object per line: access events with their
+    /// `rampart.authz` decision, security events) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
     /// Demand an OAuth2 bearer token (JWT) of this issuer (an `https://` URL, found by
     /// discovery) on every inbound call; a certificate-bound token must match the caller's SVID.
     #[arg(long)]

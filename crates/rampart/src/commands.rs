@@ -5,13 +5,14 @@ mod gateway;
 mod identity;
 mod oauth;
 mod policy;
+mod segments;
 mod sidecar;
 mod status;
 mod up;
 
 use crate::cli::{
     CaCommand, Cli, Command, ConfigCommand, IdentityCommand, OauthClientCommand, OauthCommand,
-    PolicyCommand,
+    PolicyCommand, SegmentsCommand,
 };
 use std::process::ExitCode;
 
@@ -44,6 +45,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(PolicyCommand::Validate(args)) => policy::validate(&args),
         Command::Policy(PolicyCommand::Test(args)) => policy::test(&args),
         Command::Policy(PolicyCommand::Explain(args)) => policy::explain(args),
+        Command::Policy(PolicyCommand::Apply(args)) => policy::apply(args),
+        Command::Policy(PolicyCommand::Diff(args)) => policy::diff(args),
+        Command::Policy(PolicyCommand::History(args)) => policy::history(args),
+        Command::Policy(PolicyCommand::DryRunReport(args)) => policy::dry_run_report(args),
+        Command::Policy(PolicyCommand::DryRunStop(args)) => policy::dry_run_stop(args),
+        Command::Segments(SegmentsCommand::Export(args)) => segments::export(&args),
     }
 }
 

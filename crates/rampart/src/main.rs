@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod logging;
 mod output;
+mod policy_install;
 mod reload;
 mod runtime;
 

@@ -4,7 +4,7 @@
 //! This crate owns the schema and every SQL statement Rampart runs: a [`Store`] is opened from a
 //! URL (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`), applies its backend's embedded
 //! migrations, and offers typed async methods. Callers never see SQL or a backend type. It must not
-//! know about HTTP, policy or the control plane's API types, and it must never print or return a
+//! know about HTTP, Cedar (policy sets are stored as text) or the control plane's API types, and it must never print or return a
 //! password taken from a URL.
 //!
 //! New tables come in new, version-numbered migration files
@@ -23,6 +23,8 @@ mod url;
 pub use crate::error::StoreError;
 pub use crate::records::{
     CaGenerationRecord, ConfigVersion, IssuedSvidRecord, JoinTokenRecord, OAuthClientRecord,
-    ProxyRecord, Redeemed, RevocationRecord, SigningKeyRecord, WorkloadEndpointRecord,
+    POLICY_MODE_DRY_RUN, POLICY_MODE_DRY_RUN_CLEARED, POLICY_MODE_ENFORCE, POLICY_ORIGIN_API,
+    POLICY_ORIGIN_CONFIG, PolicyVersionRecord, ProxyRecord, Redeemed, RevocationRecord,
+    SigningKeyRecord, WorkloadEndpointRecord,
 };
 pub use crate::store::{Store, StoreOptions};

@@ -37,6 +37,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         description: "oauth",
         sql: include_str!("../migrations/sqlite/0004_oauth.sql"),
     },
+    Embedded {
+        version: 5,
+        description: "policy_versions",
+        sql: include_str!("../migrations/sqlite/0005_policy_versions.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -59,6 +64,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         version: 4,
         description: "oauth",
         sql: include_str!("../migrations/postgres/0004_oauth.sql"),
+    },
+    Embedded {
+        version: 5,
+        description: "policy_versions",
+        sql: include_str!("../migrations/postgres/0005_policy_versions.sql"),
     },
 ];
 

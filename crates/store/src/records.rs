@@ -8,6 +8,7 @@ use crate::time::from_millis;
 
 mod mesh;
 mod oauth;
+mod policy;
 
 pub(crate) use self::mesh::columns as mesh_columns;
 pub use self::mesh::{
@@ -15,6 +16,11 @@ pub use self::mesh::{
 };
 pub(crate) use self::oauth::columns as oauth_columns;
 pub use self::oauth::{OAuthClientRecord, SigningKeyRecord};
+pub(crate) use self::policy::columns as policy_columns;
+pub use self::policy::{
+    POLICY_MODE_DRY_RUN, POLICY_MODE_DRY_RUN_CLEARED, POLICY_MODE_ENFORCE, POLICY_ORIGIN_API,
+    POLICY_ORIGIN_CONFIG, PolicyVersionRecord,
+};
 
 /// A proxy (gateway or sidecar) known to the control plane.
 ///

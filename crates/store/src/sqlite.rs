@@ -2,6 +2,7 @@
 
 mod mesh;
 mod oauth;
+mod policy;
 
 use std::path::Path;
 use std::str::FromStr;

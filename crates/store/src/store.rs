@@ -57,6 +57,7 @@ macro_rules! dispatch {
 // After `dispatch!`, which it uses.
 mod mesh;
 mod oauth;
+mod policy;
 
 // === impl Store ===
 

@@ -50,6 +50,10 @@ pub struct MeshSnapshot {
     pub revoked_serials: Vec<String>,
     /// Every service with at least one live instance, by namespace then service.
     pub services: Vec<MeshService>,
+    /// The authorization policy every proxy runs (enforced and dry-run sets); the default
+    /// (no set) means authorization is off. Absent in snapshots of older control planes.
+    #[serde(default)]
+    pub policy: rampart_policy::Distribution,
 }
 
 /// One service of the mesh and its live instances.

@@ -13,7 +13,7 @@ use crate::{ControlError, api::MeshSnapshot};
 pub const WATCH_SILENCE: Duration = Duration::from_secs(45);
 
 /// The longest line (one snapshot) read.
-const MAX_LINE: usize = 16 * 1024 * 1024;
+const MAX_LINE: usize = 48 * 1024 * 1024;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -2,6 +2,7 @@
 
 use rampart_core::spiffe::TrustDomain;
 use rampart_identity::TrustBundle;
+use rampart_policy::Distribution;
 use rampart_store::{RevocationRecord, WorkloadEndpointRecord};
 
 use crate::{
@@ -17,6 +18,7 @@ pub(super) fn empty(trust_domain: &TrustDomain, version: u64) -> MeshSnapshot {
         bundle_pem: Vec::new(),
         revoked_serials: Vec::new(),
         services: Vec::new(),
+        policy: Distribution::default(),
     }
 }
 
@@ -52,10 +54,23 @@ pub(super) fn build(
         bundle_pem: bundle.roots().iter().map(cert_pem).collect(),
         revoked_serials,
         services,
+        policy: Distribution::default(),
     }
 }
 
-/// Whether `a` and `b` say the same, whatever their versions.
+/// Whether two distributions hold the same releases (by version and digest: a release never
+/// changes once recorded), without comparing the sets' text.
+pub(super) fn same_policy(a: &Distribution, b: &Distribution) -> bool {
+    let key = |d: &Distribution| {
+        let release = |r: &Option<rampart_policy::PolicyRelease>| {
+            r.as_ref().map(|r| (r.version, r.digest.clone()))
+        };
+        (release(&d.enforced), release(&d.shadow))
+    };
+    key(a) == key(b)
+}
+
+/// Whether `a` and `b` say the same, whatever their versions and policy.
 pub(super) fn same_content(a: &MeshSnapshot, b: &MeshSnapshot) -> bool {
     a.trust_domain == b.trust_domain
         && a.bundle_pem == b.bundle_pem

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 pub(crate) use self::limiter::FailureLimiter;
 use super::{
     reply::ApiError,
-    routes::{mesh, oauth, svid},
+    routes::{mesh, oauth, policy, svid},
     state::SharedState,
 };
 use crate::AdminToken;
@@ -102,6 +102,7 @@ fn exempt(method: &Method, path: &str) -> bool {
             oauth::TOKEN_PATH,
             oauth::INTROSPECT_PATH,
             oauth::REVOKE_PATH,
+            policy::SHADOW_PATH,
         ]
         .contains(&path),
         Method::GET => [mesh::WATCH_PATH, oauth::DISCOVERY_PATH, oauth::JWKS_PATH].contains(&path),

@@ -10,6 +10,7 @@ mod identity;
 mod join_tokens;
 pub(crate) mod mesh;
 pub(crate) mod oauth;
+pub(crate) mod policy;
 mod proxies;
 pub(crate) mod svid;
 
@@ -28,6 +29,7 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(mesh::routes())
         .merge(identity::routes())
         .merge(oauth::routes())
+        .merge(policy::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

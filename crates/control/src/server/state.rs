@@ -15,6 +15,7 @@ use crate::{
     api::{Health, HealthState},
     authority::Authority,
     oauth::AuthServer,
+    policy::PolicyService,
     registry::Registry,
 };
 
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) authority: Arc<Authority>,
     /// The OAuth2 authorization server.
     pub(crate) oauth: Arc<AuthServer>,
+    /// The versioned policy sets and the dry-run report.
+    pub(crate) policy: PolicyService,
     pub(crate) version: String,
     pub(crate) started: Instant,
     pub(crate) failures: FailureLimiter,
@@ -51,6 +54,7 @@ pub(crate) struct Parts {
     pub(crate) bus: EventBus,
     pub(crate) version: String,
     pub(crate) oauth: Arc<AuthServer>,
+    pub(crate) policy: PolicyService,
 }
 
 // === impl AppState ===
@@ -72,6 +76,7 @@ impl AppState {
             join_tokens,
             authority,
             oauth: parts.oauth,
+            policy: parts.policy,
             version: parts.version,
             started: Instant::now(),
             failures: FailureLimiter::new(limits.max_auth_failures, limits.auth_failure_window),

@@ -10,6 +10,7 @@ mod errors;
 mod join_tokens;
 mod mesh;
 mod oauth;
+mod policy;
 mod proxies;
 mod revoke;
 mod rollover;

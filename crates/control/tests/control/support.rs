@@ -59,6 +59,8 @@ pub struct Settings {
     pub workload_ttl: Duration,
     /// Whether rollover may create CA generations (in `<tempdir>/ca-generations`).
     pub ca_dir: bool,
+    /// The configuration's `policy` section.
+    pub policy: Option<rampart_config::PolicyConfig>,
 }
 
 impl Default for Settings {
@@ -68,6 +70,7 @@ impl Default for Settings {
             limits: Limits::default(),
             workload_ttl: Duration::from_secs(30),
             ca_dir: true,
+            policy: None,
         }
     }
 }
@@ -98,8 +101,22 @@ pub async fn start_settings(settings: Settings) -> Plane {
     launch(tempfile::tempdir().unwrap(), settings).await
 }
 
+/// Starts a control plane, or says why it did not start.
+pub async fn try_start_settings(
+    settings: Settings,
+) -> Result<Plane, rampart_control::ControlError> {
+    try_launch(tempfile::tempdir().unwrap(), settings).await
+}
+
 /// Starts a control plane on the data in `dir` (created on the first start).
 async fn launch(dir: TempDir, settings: Settings) -> Plane {
+    try_launch(dir, settings).await.unwrap()
+}
+
+async fn try_launch(
+    dir: TempDir,
+    settings: Settings,
+) -> Result<Plane, rampart_control::ControlError> {
     let data = dir.path().join("data");
     let ca = Arc::new(LocalCa::load_or_create(&data).unwrap());
     let cert = ca
@@ -134,11 +151,15 @@ async fn launch(dir: TempDir, settings: Settings) -> Plane {
         svid_ttl: SVID_TTL,
         workload_ttl: settings.workload_ttl,
     };
-    let handle = ControlPlane::start_with(options, settings.limits.clone())
-        .await
-        .unwrap();
+    let handle = ControlPlane::start_with_policy(
+        options,
+        settings.limits.clone(),
+        rampart_control::OAuthSettings::default(),
+        settings.policy.clone(),
+    )
+    .await?;
     let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
-    Plane {
+    Ok(Plane {
         ca_path: ca.cert_path().to_owned(),
         ca_der: ca.cert_der().to_vec(),
         dir,
@@ -149,19 +170,21 @@ async fn launch(dir: TempDir, settings: Settings) -> Plane {
         store,
         bundle,
         url,
-    }
+    })
 }
 
 impl Plane {
     /// Stops this control plane and starts another on the same data (CA, store, token, CA
     /// generations), on a new port.
     pub async fn restart(self) -> Plane {
+        let settings = self.settings.clone();
+        self.restart_with(settings).await
+    }
+
+    /// Like [`Plane::restart`], with other settings (e.g. another `policy` section).
+    pub async fn restart_with(self, settings: Settings) -> Plane {
         let Plane {
-            dir,
-            settings,
-            handle,
-            store,
-            ..
+            dir, handle, store, ..
         } = self;
         handle.shutdown().await;
         store.close().await;

@@ -33,6 +33,7 @@ fn fixture() -> Fixture {
         bundle,
         DataDir::open(tmp.path().join("data")).unwrap(),
         shape,
+        rampart_events::EventBus::default(),
     );
     Fixture {
         _tmp: tmp,
@@ -64,7 +65,20 @@ fn snapshot(f: &Fixture, services: Vec<MeshService>, revoked: Vec<String>) -> Me
         bundle_pem: vec![f.ca.root_pem()],
         revoked_serials: revoked,
         services,
+        policy: Default::default(),
     }
+}
+
+#[test]
+fn the_gateway_requires_a_policy_until_the_first_one_is_installed() {
+    let f = fixture();
+    assert!(f.agent.policy_required(), "fail closed from the start");
+    assert!(f.agent.gateway_config().policy.is_some());
+    assert!(f.agent.set_policy_required(false));
+    assert!(!f.agent.set_policy_required(false), "no change");
+    assert_eq!(f.agent.gateway_config().policy, None);
+    assert!(f.agent.set_policy_required(true));
+    assert!(f.agent.gateway_config().policy.is_some());
 }
 
 #[test]

@@ -113,3 +113,25 @@ fn pin_bundle_and_snapshot_round_trip() {
     assert_eq!(back.version, 7);
     assert_eq!(back.services[0].endpoints[0].address, "127.0.0.1:15006");
 }
+
+#[test]
+fn the_snapshot_keeps_its_policy_and_older_ones_load_without() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DataDir::open(tmp.path()).unwrap();
+    let older = snapshot(1);
+    assert_eq!(older.policy, rampart_policy::Distribution::default());
+
+    let mut source = rampart_policy::PolicySource::default();
+    source.files.insert(
+        "a.cedar".to_owned(),
+        "permit(principal, action, resource);\n".to_owned(),
+    );
+    let mut with_policy = snapshot(2);
+    with_policy.policy.enforced = Some(rampart_policy::PolicyRelease {
+        version: 4,
+        digest: source.digest(),
+        source,
+    });
+    dir.save_snapshot(&with_policy).unwrap();
+    assert_eq!(dir.load_snapshot().unwrap(), Some(with_policy));
+}

@@ -90,6 +90,7 @@ async fn a_kept_svid_revoked_by_the_kept_snapshot_is_not_used() {
         bundle_pem: Vec::new(),
         revoked_serials: vec![k.serial.clone()],
         services: Vec::new(),
+        policy: Default::default(),
     };
     k.dir.save_snapshot(&snapshot).unwrap();
     let err = obtain_a(&k.dir, None).await.err().unwrap();

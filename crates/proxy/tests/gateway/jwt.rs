@@ -4,7 +4,7 @@
 
 mod attacks;
 mod binding;
-mod idp;
+pub mod idp;
 mod introspection;
 mod keys;
 

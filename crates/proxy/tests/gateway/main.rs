@@ -12,6 +12,7 @@ mod support;
 
 mod access;
 mod admin;
+mod authz;
 mod balance;
 mod cidr;
 mod desync;

@@ -24,7 +24,14 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         };
         let bus = EventBus::default();
         let options = GatewayOptions { name: args.name.clone(), bus, local_ca, mesh: None };
+        // The configuration's policy set (if any) is compiled first and installed as soon as
+        // the gateway starts: a gateway with a `policy` section and no set denies everything.
+        let policy = crate::policy_install::from_config(&config)?;
+        let policy = crate::policy_install::compile(policy)
+            .await
+            .context("the configuration's policy set does not compile")?;
         let gateway = Gateway::start(&config, options).await?;
+        gateway.set_policy(policy);
         // Watch the file before saying we are up: a change right after is not missed.
         let mut triggers = crate::reload::triggers(Some(&args.config))?;
         print_listeners(&gateway, None);
@@ -41,7 +48,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         loop {
             tokio::select! {
                 _ = super::terminated() => break,
-                Some(cause) = triggers.rx.recv() => reload(&gateway, &args.config, cause, None, None).await,
+                Some(cause) = triggers.rx.recv() => reload(&gateway, &args.config, cause, None, None, PolicyFrom::Config).await,
             }
         }
         tracing::info!(deadline = ?drain, "draining");
@@ -84,12 +91,22 @@ impl OwnIssuer<'_> {
     }
 }
 
+/// Where a gateway's policy set comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyFrom {
+    /// The configuration's `policy` section, recompiled on every reload (standalone gateway).
+    Config,
+    /// The control plane's distribution (`rampart up`); reloads leave it alone.
+    ControlPlane,
+}
+
 pub async fn reload(
     gateway: &GatewayHandle,
     file: &Path,
     cause: &str,
     store: Option<&Store>,
     own: Option<OwnIssuer<'_>>,
+    policy: PolicyFrom,
 ) {
     let loaded = rampart_config::from_file(file)
         .map(|mut c| {
@@ -99,7 +116,10 @@ pub async fn reload(
             c
         })
         .map_err(|e| e.to_string());
-    let result = loaded.and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()));
+    let result = match loaded {
+        Ok(c) => apply(gateway, &c, policy).await,
+        Err(e) => Err(e),
+    };
     match &result {
         Ok(v) => tracing::info!(%cause, version = v, "configuration reloaded"),
         Err(e) => {
@@ -122,6 +142,30 @@ pub async fn reload(
             tracing::warn!(error = %e, "cannot record the configuration version");
         }
     }
+}
+
+/// Applies a loaded configuration: its policy set is compiled first, and a set that does not
+/// compile refuses the whole reload (the old configuration and the old set keep serving).
+async fn apply(
+    gateway: &GatewayHandle,
+    config: &Config,
+    policy: PolicyFrom,
+) -> Result<u64, String> {
+    let state = match policy {
+        PolicyFrom::ControlPlane => None,
+        PolicyFrom::Config => {
+            let compiled = match crate::policy_install::from_config(config) {
+                Ok(d) => crate::policy_install::compile(d).await,
+                Err(e) => Err(e),
+            };
+            Some(compiled.map_err(|e| format!("the policy set does not compile: {e:#}"))?)
+        }
+    };
+    let version = gateway.reload(config).map_err(|e| e.to_string())?;
+    if let Some(state) = state {
+        gateway.set_policy(state);
+    }
+    Ok(version)
 }
 
 /// Reports this gateway to a control plane until the task is aborted.

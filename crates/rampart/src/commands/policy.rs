@@ -3,27 +3,55 @@
 use crate::cli::{PolicyDirArgs, PolicyExplainArgs, PolicyTestArgs};
 use crate::output::say;
 use anyhow::Context as _;
-use rampart_policy::{Expect, Policies, PolicyEngine, RequestSpec, Segments, TestFile};
+use rampart_policy::{
+    Expect, Policies, PolicyEngine, PolicySource, RequestSpec, Segments, TestFile,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Loads the segments file (YAML), or none.
-fn segments(path: Option<&Path>) -> anyhow::Result<Segments> {
-    let Some(path) = path else {
-        return Ok(Segments::default());
-    };
+mod api;
+mod remote;
+
+pub use remote::{apply, diff, dry_run_report, dry_run_stop, history};
+
+/// Loads a segments file (YAML).
+fn read_segments(path: &Path) -> anyhow::Result<Segments> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_norway::from_str(&text)
         .with_context(|| format!("invalid segments file {}", path.display()))
 }
 
+/// The segments file of `args`: `--segments`, else `DIR/segments.yaml` when present.
+fn segments_file(args: &PolicyDirArgs) -> Option<PathBuf> {
+    args.segments.clone().or_else(|| {
+        let default = args.dir.join("segments.yaml");
+        default.is_file().then_some(default)
+    })
+}
+
 /// Loads, validates and compiles the policies of `args.dir` with the segments.
 fn compile(args: &PolicyDirArgs) -> anyhow::Result<PolicyEngine> {
-    let segments = segments(args.segments.as_deref())?;
+    let segments = match segments_file(args) {
+        Some(path) => read_segments(&path)?,
+        None => Segments::default(),
+    };
     let policies = Policies::load_dir(&args.dir)?;
     Ok(PolicyEngine::compile(policies, &segments)?)
+}
+
+/// The set of `args.dir` as the control plane takes it, validated here first; the flag is
+/// true when no segments file is given, so the control plane keeps its current segments.
+fn local_source(args: &PolicyDirArgs) -> anyhow::Result<(PolicySource, bool)> {
+    let file = segments_file(args);
+    let segments = match &file {
+        Some(path) => read_segments(path)?,
+        None => Segments::default(),
+    };
+    let source = PolicySource::load_dir(&args.dir, segments)?;
+    source.compile()?;
+    Ok((source, file.is_none()))
 }
 
 /// `rampart policy validate DIR`.
@@ -229,4 +257,65 @@ pub fn explain(args: PolicyExplainArgs) -> anyhow::Result<ExitCode> {
     let request = spec.to_request(engine.segments())?;
     say!("{}", engine.explain(&request).trim_end());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEGMENTS: &str =
+        "segments: [{ name: app }]\nservices: { orders: app }\nflows: [{ from: app, to: app }]\n";
+
+    #[test]
+    fn a_segments_yaml_beside_the_policies_is_used_unless_one_is_given() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("p");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(
+            dir.join("a.cedar"),
+            "permit(principal, action, resource);\n",
+        )
+        .unwrap();
+        let args = PolicyDirArgs {
+            dir: dir.clone(),
+            segments: None,
+        };
+        let (source, keep) = local_source(&args).unwrap();
+        assert!(
+            keep,
+            "no segments file: the control plane keeps its segments"
+        );
+        assert!(source.segments.flows.is_empty());
+
+        std::fs::write(dir.join("segments.yaml"), SEGMENTS).unwrap();
+        let (source, keep) = local_source(&args).unwrap();
+        assert!(!keep);
+        assert_eq!(source.segments.flows.len(), 1);
+        assert_eq!(compile(&args).unwrap().segments().flows.len(), 1);
+
+        let other = tmp.path().join("other.yaml");
+        std::fs::write(&other, "segments: [{ name: x }]\n").unwrap();
+        let given = PolicyDirArgs {
+            dir,
+            segments: Some(other),
+        };
+        let (source, _) = local_source(&given).unwrap();
+        assert!(source.segments.flows.is_empty(), "--segments wins");
+    }
+
+    #[test]
+    fn an_invalid_directory_is_refused_before_anything_is_sent() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("bad.cedar"),
+            "permit(principal is Rampart::Workload, action, resource)\nwhen { principal.team == 1 };\n",
+        )
+        .unwrap();
+        let args = PolicyDirArgs {
+            dir: tmp.path().to_owned(),
+            segments: None,
+        };
+        let error = format!("{:#}", local_source(&args).unwrap_err());
+        assert!(error.contains("bad.cedar:2:"), "{error}");
+    }
 }

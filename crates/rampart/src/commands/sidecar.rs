@@ -11,7 +11,16 @@ pub fn run(args: SidecarArgs) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime::build(args.workers)?;
     rt.block_on(async move {
         let drain = args.drain;
+        let access_log = args.access_log.clone();
         let options = options(args);
+        let _sink = match &access_log {
+            Some(path) => Some(
+                rampart_events::JsonLinesSink::spawn(&options.bus, path)
+                    .await
+                    .with_context(|| format!("cannot open the access log `{}`", path.display()))?,
+            ),
+            None => None,
+        };
         let token_issuer = options
             .inbound_jwt
             .as_ref()

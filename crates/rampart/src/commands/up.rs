@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 mod mesh_member;
+mod policy_follower;
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let config = super::gateway::load_config(args.config.as_ref())?;
@@ -61,7 +62,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             issuer: config.oauth.issuer.clone(),
             access_token_ttl: config.oauth.access_token_ttl.0,
         };
-        let control = ControlPlane::start_with_oauth(ControlOptions {
+        // The configuration's `policy` section is seeded into the versioned history.
+        let control = ControlPlane::start_with_policy(ControlOptions {
             listen: config.control.listen,
             tls,
             token,
@@ -75,7 +77,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             bundle,
             svid_ttl: config.ca.svid_ttl.0,
             workload_ttl: rampart_control::DEFAULT_WORKLOAD_TTL,
-        }, rampart_control::Limits::default(), oauth)
+        }, rampart_control::Limits::default(), oauth, config.policy.clone())
         .await
         .context("cannot start the control plane")?;
         let control = Arc::new(control);
@@ -86,6 +88,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
         // The gateway is a mesh member: its hops to services' sidecars use mTLS with its own SVID.
         let member = mesh_member::MeshMember::join(&control, &trust_domain).await?;
+        // The control plane's policy set is compiled first and in force as the gateway starts.
+        let (sets, first_policy) = policy_follower::prepare(&control).await;
         let gateway = Gateway::start(
             &config,
             GatewayOptions {
@@ -97,7 +101,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .context("cannot start the gateway")?;
+        policy_follower::install_first(&gateway, first_policy);
         let gateway = Arc::new(gateway);
+        let policies = policy_follower::run(control.clone(), gateway.clone(), sets);
         let membership = member.run(control.clone(), gateway.clone());
         let now = SystemTime::now();
         let local = control
@@ -127,7 +133,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 _ = super::terminated() => break,
                 Some(cause) = triggers.rx.recv() => {
                     match &args.config {
-                        Some(file) => super::gateway::reload(&gateway, file, cause, Some(&store), Some(own)).await,
+                        Some(file) => super::gateway::reload(&gateway, file, cause, Some(&store), Some(own), super::gateway::PolicyFrom::ControlPlane).await,
                         None => tracing::info!(%cause, "running on the embedded configuration; nothing to reload"),
                     }
                     local.set_config_version(&gateway.config_version().to_string());
@@ -138,6 +144,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(deadline = ?drain, "draining");
         membership.abort();
         let _ = membership.await;
+        policies.abort();
+        let _ = policies.await;
         match Arc::try_unwrap(gateway) {
             Ok(gateway) => gateway.shutdown(drain).await,
             Err(_) => tracing::warn!("the gateway is still referenced; stopping without drain"),

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::{
     api::MeshSnapshot,
+    mesh::Mesh,
     server::{peer::Peer, state::SharedState},
 };
 
@@ -35,8 +36,9 @@ const NDJSON: &str = "application/x-ndjson";
 /// The streaming response for `peer`, fed by a task that ends with it.
 pub(super) fn respond(state: &SharedState, peer: Peer) -> Response {
     let (tx, rx) = mpsc::channel(BUFFERED_LINES);
-    let snapshots = state.authority.mesh().subscribe();
-    tokio::spawn(follow(snapshots, tx, peer, state.shutdown.clone()));
+    let mesh = state.authority.mesh().clone();
+    let snapshots = mesh.subscribe();
+    tokio::spawn(follow(mesh, snapshots, tx, peer, state.shutdown.clone()));
     let mut response = Body::new(LineBody { rx }).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
@@ -47,6 +49,7 @@ pub(super) fn respond(state: &SharedState, peer: Peer) -> Response {
 /// Writes the current snapshot, then each change and the keep-alives, until the watcher goes
 /// away, its SVID is revoked or expires, or the server shuts down.
 async fn follow(
+    mesh: Mesh,
     mut snapshots: watch::Receiver<Arc<MeshSnapshot>>,
     tx: mpsc::Sender<Bytes>,
     peer: Peer,
@@ -67,7 +70,9 @@ async fn follow(
                 tracing::info!(spiffe_id = %peer.id, serial = %peer.serial, "mesh watch ended: the watcher's svid is revoked");
                 return;
             }
-            let Some(line) = line(&snapshot) else { return };
+            let Some(line) = mesh.encoded(&snapshot) else {
+                return;
+            };
             if tx.send(line).await.is_err() {
                 return;
             }
@@ -89,20 +94,6 @@ async fn follow(
             }
             () = tx.closed() => return,
             _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// `snapshot` as one JSON line.
-fn line(snapshot: &MeshSnapshot) -> Option<Bytes> {
-    match serde_json::to_vec(snapshot) {
-        Ok(mut json) => {
-            json.push(b'\n');
-            Some(Bytes::from(json))
-        }
-        Err(error) => {
-            tracing::error!(%error, "mesh watch: cannot encode the snapshot");
-            None
         }
     }
 }
