@@ -14,7 +14,7 @@ use std::path::Path;
 pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
 
 const TOP_KEYS: &[&str] = &[
-    "admin", "control", "ca", "store", "oauth", "gateway", "policy",
+    "admin", "control", "ca", "store", "oauth", "gateway", "policy", "secrets",
 ];
 const GATEWAY_KEYS: &[&str] = &[
     "workers",
@@ -97,6 +97,7 @@ fn parse(source_name: &str, text: &str) -> Result<(Config, Vec<ConfigError>), Co
         oauth: p.field(&root, "", "oauth").unwrap_or_default(),
         gateway: GatewayConfig::default(),
         policy: p.field(&root, "", "policy"),
+        secrets: p.field(&root, "", "secrets").unwrap_or_default(),
     };
     match root.get("gateway") {
         None | Some(Value::Null) => {}

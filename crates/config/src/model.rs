@@ -22,6 +22,46 @@ pub struct Config {
     /// (gateway and sidecars) is authorized, with default deny (see `docs/policy.md`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyConfig>,
+    /// The secrets store (see `docs/secrets.md`).
+    pub secrets: SecretsConfig,
+}
+
+/// How the secrets store's root key is obtained at start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealMode {
+    /// Read from `root_key_env` if set, else from `root_key_file` (created 0600 at first
+    /// start): the store unseals itself. The embedded default.
+    #[default]
+    Auto,
+    /// Split into Shamir shares by `rampart operator init`; the store starts sealed until
+    /// `rampart operator unseal` has been given `threshold` shares.
+    Shamir,
+}
+
+/// The `secrets` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    pub seal: SealMode,
+    /// Auto-unseal key file; relative paths are relative to the data directory.
+    pub root_key_file: PathBuf,
+    /// Auto-unseal: an environment variable holding the root key (base64 of 32 bytes); it
+    /// wins over the file when set.
+    pub root_key_env: String,
+    /// How many versions a secret keeps unless its metadata says otherwise.
+    pub max_versions: u32,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            seal: SealMode::Auto,
+            root_key_file: PathBuf::from("secrets-root.key"),
+            root_key_env: "RAMPART_ROOT_KEY".to_owned(),
+            max_versions: 10,
+        }
+    }
 }
 
 /// The `policy` section: Cedar policies and segments.

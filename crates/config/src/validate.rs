@@ -24,6 +24,12 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
     if let Some(policy) = &config.policy {
         check_policy(&mut errs, policy);
     }
+    if config.secrets.max_versions == 0 {
+        errs.push(err("secrets.max_versions", "must be at least 1"));
+    }
+    if config.secrets.root_key_env.is_empty() {
+        errs.push(err("secrets.root_key_env", "must not be empty"));
+    }
     let mut names = HashSet::new();
     for (i, l) in g.listeners.iter().enumerate() {
         let at = format!("gateway.listeners[{i}]");

@@ -131,6 +131,13 @@ pub enum SecurityKind {
     PolicyApplied,
     /// A policy set was refused (invalid); the previous one keeps enforcing.
     PolicyRejected,
+    /// A secrets-store data request, allowed or denied: principal, operation, path, version,
+    /// decision and policy ids in the detail; never the value.
+    SecretAccess,
+    /// A stored secret failed authenticated decryption (tampered or swapped row).
+    SecretIntegrity,
+    /// The secrets store was initialised, unsealed, sealed, or its keys rotated.
+    SecretsSeal,
 }
 
 /// A security-relevant occurrence, outside or beside an access event.
