@@ -53,10 +53,22 @@ pub struct GatewayHandle {
 // === impl Gateway ===
 
 impl Gateway {
-    /// Binds every listener and starts serving `config`.
+    /// Binds every listener and starts serving `config`, with no policy set installed
+    /// (authorization off, or everything denied when `config` has a `policy` section until
+    /// [`GatewayHandle::set_policy`]).
     pub async fn start(
         config: &Config,
         options: GatewayOptions,
+    ) -> Result<GatewayHandle, ProxyError> {
+        Self::start_with_policy(config, options, PolicyState::off()).await
+    }
+
+    /// Binds every listener and starts serving `config` with `policy` installed before any
+    /// listener accepts: no request sees the gateway without its policy set.
+    pub async fn start_with_policy(
+        config: &Config,
+        options: GatewayOptions,
+        policy: PolicyState,
     ) -> Result<GatewayHandle, ProxyError> {
         rampart_identity::install_default_provider();
         let metrics = Metrics::new();
@@ -71,6 +83,8 @@ impl Gateway {
         };
         let snapshot = Snapshot::compile(config, 1, None, &metrics, mesh.as_ref())?;
         let authz = AuthzRt::new(&metrics);
+        let initial = policy.enforced.is_some() || policy.shadow.is_some();
+        authz.install(policy);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             bus: options.bus.clone(),
@@ -92,6 +106,9 @@ impl Gateway {
             )?),
             None => None,
         };
+        if initial {
+            policy_applied(&shared);
+        }
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
         let open = Arc::new(Open::default());
         let mut listeners = Vec::new();
@@ -232,6 +249,21 @@ fn cert_entries(
             Ok((rampart_identity::certificate_names(&ck), ck))
         })
         .collect()
+}
+
+/// The `PolicyApplied` security event of the sets installed now.
+fn policy_applied(shared: &Shared) {
+    let (enforced, shadow) = shared.authz.versions();
+    let describe = |v: Option<u64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
+    shared.security(
+        SecurityKind::PolicyApplied,
+        None,
+        format!(
+            "policy installed: enforced version {}, shadow version {}",
+            describe(enforced),
+            describe(shadow)
+        ),
+    );
 }
 
 async fn housekeeping(shared: std::sync::Weak<Shared>) {
@@ -421,17 +453,7 @@ impl GatewayHandle {
     /// threads first; keep the current state when compiling fails.
     pub fn set_policy(&self, state: PolicyState) {
         self.shared.authz.install(state);
-        let (enforced, shadow) = self.shared.authz.versions();
-        let describe = |v: Option<u64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
-        self.shared.security(
-            SecurityKind::PolicyApplied,
-            None,
-            format!(
-                "policy installed: enforced version {}, shadow version {}",
-                describe(enforced),
-                describe(shadow)
-            ),
-        );
+        policy_applied(&self.shared);
     }
 
     /// The version of the enforced policy set, if one is installed.

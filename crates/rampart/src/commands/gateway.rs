@@ -24,14 +24,13 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         };
         let bus = EventBus::default();
         let options = GatewayOptions { name: args.name.clone(), bus, local_ca, mesh: None };
-        // The configuration's policy set (if any) is compiled first and installed as soon as
-        // the gateway starts: a gateway with a `policy` section and no set denies everything.
+        // The configuration's policy set (if any) is compiled first and installed before the
+        // listeners accept.
         let policy = crate::policy_install::from_config(&config)?;
         let policy = crate::policy_install::compile(policy)
             .await
             .context("the configuration's policy set does not compile")?;
-        let gateway = Gateway::start(&config, options).await?;
-        gateway.set_policy(policy);
+        let gateway = Gateway::start_with_policy(&config, options, policy).await?;
         // Watch the file before saying we are up: a change right after is not missed.
         let mut triggers = crate::reload::triggers(Some(&args.config))?;
         print_listeners(&gateway, None);

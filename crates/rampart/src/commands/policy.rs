@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-mod api;
 mod remote;
 
 pub use remote::{apply, diff, dry_run_report, dry_run_stop, history};

@@ -6,7 +6,7 @@ use rampart_control::{AdminToken, ControlOptions, ControlPlane};
 use rampart_core::spiffe::TrustDomain;
 use rampart_events::EventBus;
 use rampart_identity::{LocalCa, SniResolver};
-use rampart_proxy::{Gateway, GatewayOptions};
+use rampart_proxy::{Gateway, GatewayOptions, PolicyState};
 use rampart_store::{ProxyRecord, Store};
 use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
@@ -88,9 +88,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
         // The gateway is a mesh member: its hops to services' sidecars use mTLS with its own SVID.
         let member = mesh_member::MeshMember::join(&control, &trust_domain).await?;
-        // The control plane's policy set is compiled first and in force as the gateway starts.
+        // The control plane's policy set is compiled first and in force before the gateway's
+        // listeners accept.
         let (sets, first_policy) = policy_follower::prepare(&control).await;
-        let gateway = Gateway::start(
+        let gateway = Gateway::start_with_policy(
             &config,
             GatewayOptions {
                 name: "gateway".to_string(),
@@ -98,10 +99,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 local_ca: Some(ca.clone()),
                 mesh: Some(member.context.clone()),
             },
+            first_policy.unwrap_or_else(PolicyState::off),
         )
         .await
         .context("cannot start the gateway")?;
-        policy_follower::install_first(&gateway, first_policy);
         let gateway = Arc::new(gateway);
         let policies = policy_follower::run(control.clone(), gateway.clone(), sets);
         let membership = member.run(control.clone(), gateway.clone());

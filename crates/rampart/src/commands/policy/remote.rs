@@ -1,12 +1,24 @@
 //! `rampart policy apply|diff|history|dry-run-report|dry-run-stop`: the policy set at the
-//! control plane.
+//! control plane, through [`ControlClient`] (admin token, control CA).
 
-use super::api::{ApplyOutcome, ApplyRequest, PolicyApi};
 use crate::cli::{ControlArgs, PolicyApplyArgs, PolicyDiffArgs};
 use crate::output::say;
+use anyhow::Context as _;
+use rampart_control::api::ApplyPolicy;
+use rampart_control::{ControlClient, ControlError};
 use rampart_policy::PolicySource;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
+
+/// A large set takes a while to validate: `apply` waits this long for the answer.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The versions `rampart policy history` shows (the control plane's default).
+const HISTORY_LIMIT: u32 = 100;
+
+/// An admin client of the control plane named on the command line.
+fn client(args: &ControlArgs) -> anyhow::Result<ControlClient> {
+    crate::commands::status::client(&args.control, &args.auth)
+}
 
 /// `rampart policy apply DIR`: validated here first (pointed errors, non-zero exit), then
 /// versioned and distributed by the control plane.
@@ -19,7 +31,7 @@ pub fn apply(args: PolicyApplyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let request = ApplyRequest {
+    let request = ApplyPolicy {
         source,
         segments_from_current: keep_segments,
         author: args.author.clone().unwrap_or_else(default_author),
@@ -28,48 +40,49 @@ pub fn apply(args: PolicyApplyArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = crate::runtime::build(1)?;
     rt.block_on(async move {
-        let api = PolicyApi::new(&args.control)?;
-        let outcome = api.apply(&request).await?;
-        if args.control.json {
-            let (doc, code) = match &outcome {
-                ApplyOutcome::Applied(a) => (serde_json::to_value(a)?, ExitCode::SUCCESS),
-                ApplyOutcome::Refused(r) => (serde_json::to_value(r)?, ExitCode::FAILURE),
-            };
-            say!("{}", serde_json::to_string_pretty(&doc)?);
-            return Ok(code);
-        }
-        match outcome {
-            ApplyOutcome::Refused(refused) => {
-                eprintln!(
-                    "{}: refused by the control plane: {}",
-                    dir.display(),
-                    refused.error
-                );
-                for p in &refused.problems {
-                    eprintln!("  {p}");
-                }
-                Ok(ExitCode::FAILURE)
-            }
-            ApplyOutcome::Applied(applied) if applied.unchanged => {
-                say!(
-                    "unchanged (version {} is already in force)",
-                    applied.version
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            ApplyOutcome::Applied(applied) => {
-                let mode = if request.dry_run {
-                    "dry run"
+        let c = &args.control;
+        let outcome = client(c)?
+            .with_timeout(APPLY_TIMEOUT)
+            .apply_policy(&request)
+            .await;
+        let applied = match outcome {
+            Ok(applied) => applied,
+            Err(ControlError::PolicyRejected { error, problems }) => {
+                if c.json {
+                    let doc = serde_json::json!({ "error": error, "problems": problems });
+                    say!("{}", serde_json::to_string_pretty(&doc)?);
                 } else {
-                    "enforced"
-                };
-                say!("version {} ({mode})", applied.version);
-                if !applied.diff.is_empty() {
-                    say!("{}", applied.diff.trim_end());
+                    eprintln!("{}: refused by the control plane: {error}", dir.display());
+                    for p in &problems {
+                        eprintln!("  {p}");
+                    }
                 }
-                Ok(ExitCode::SUCCESS)
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot apply the policy set at {}", c.control));
+            }
+        };
+        if c.json {
+            say!("{}", serde_json::to_string_pretty(&applied)?);
+        } else if applied.unchanged {
+            say!(
+                "unchanged (version {} is already in force)",
+                applied.version
+            );
+        } else {
+            let mode = if request.dry_run {
+                "dry run"
+            } else {
+                "enforced"
+            };
+            say!("version {} ({mode})", applied.version);
+            if !applied.diff.is_empty() {
+                say!("{}", applied.diff.trim_end());
             }
         }
+        Ok(ExitCode::SUCCESS)
     })
 }
 
@@ -101,7 +114,7 @@ pub fn diff(args: PolicyDiffArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = crate::runtime::build(1)?;
     rt.block_on(async move {
-        let api = PolicyApi::new(&args.control)?;
+        let api = client(&args.control)?;
         let (old, new) = match (local, args.from) {
             (Some((mut source, keep_segments)), _) => {
                 let old = enforced(&api).await?.unwrap_or_default();
@@ -111,9 +124,9 @@ pub fn diff(args: PolicyDiffArgs) -> anyhow::Result<ExitCode> {
                 (old, source)
             }
             (None, Some(from)) => {
-                let old = api.version(from).await?.source;
+                let old = version(&api, from).await?;
                 let new = match args.to {
-                    Some(to) => api.version(to).await?.source,
+                    Some(to) => version(&api, to).await?,
                     None => enforced(&api).await?.ok_or_else(|| {
                         anyhow::anyhow!("no policy set is enforced (authorization is off)")
                     })?,
@@ -138,15 +151,31 @@ pub fn diff(args: PolicyDiffArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The enforced set, if any.
-async fn enforced(api: &PolicyApi) -> anyhow::Result<Option<PolicySource>> {
-    Ok(api.current().await?.enforced.map(|v| v.source))
+async fn enforced(api: &ControlClient) -> anyhow::Result<Option<PolicySource>> {
+    let status = api
+        .policy()
+        .await
+        .with_context(|| format!("cannot read the policy set at {}", api.url()))?;
+    Ok(status.enforced.map(|v| v.source))
+}
+
+/// The set of version `n` of the history.
+async fn version(api: &ControlClient, n: u64) -> anyhow::Result<PolicySource> {
+    api.policy_version(n)
+        .await
+        .with_context(|| format!("cannot read policy version {n} at {}", api.url()))?
+        .map(|v| v.source)
+        .ok_or_else(|| anyhow::anyhow!("there is no policy version {n}"))
 }
 
 /// `rampart policy history`.
 pub fn history(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime::build(1)?;
     rt.block_on(async move {
-        let rows = PolicyApi::new(&args)?.history().await?;
+        let rows = client(&args)?
+            .policy_history(HISTORY_LIMIT)
+            .await
+            .with_context(|| format!("cannot read the policy history at {}", args.control))?;
         if args.json {
             say!("{}", serde_json::to_string_pretty(&rows)?);
             return Ok(ExitCode::SUCCESS);
@@ -167,7 +196,7 @@ pub fn history(args: ControlArgs) -> anyhow::Result<ExitCode> {
             say!(
                 "{:>7}  {:<20}  {:<12}  {:<15}  {:>11}  {}",
                 r.version,
-                time(&r.created_at),
+                time(r.created_at),
                 r.author,
                 r.mode,
                 format!("+{} -{}", r.added, r.removed),
@@ -178,24 +207,19 @@ pub fn history(args: ControlArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A time of the API for people: unix seconds or milliseconds as RFC 3339, text as it is.
-fn time(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Number(n) => {
-            let n = n.as_u64().unwrap_or(0);
-            let secs = if n > 100_000_000_000 { n / 1000 } else { n };
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
-        }
-        serde_json::Value::String(s) => s.clone(),
-        _ => "-".to_owned(),
-    }
+/// A time of the API (unix milliseconds) for people, as RFC 3339 (UTC, seconds).
+fn time(unix_ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(unix_ms)).to_string()
 }
 
 /// `rampart policy dry-run-report`.
 pub fn dry_run_report(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime::build(1)?;
     rt.block_on(async move {
-        let report = PolicyApi::new(&args)?.report().await?;
+        let report = client(&args)?
+            .policy_dry_run_report()
+            .await
+            .with_context(|| format!("cannot read the dry-run report at {}", args.control))?;
         if args.json {
             say!("{}", serde_json::to_string_pretty(&report)?);
             return Ok(ExitCode::SUCCESS);
@@ -218,11 +242,16 @@ pub fn dry_run_report(args: ControlArgs) -> anyhow::Result<ExitCode> {
 pub fn dry_run_stop(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime::build(1)?;
     rt.block_on(async move {
-        PolicyApi::new(&args)?.stop_dry_run().await?;
+        let stopped = client(&args)?
+            .clear_policy_dry_run()
+            .await
+            .with_context(|| format!("cannot stop the dry run at {}", args.control))?;
         if args.json {
-            say!("{}", serde_json::json!({ "stopped": true }));
-        } else {
+            say!("{}", serde_json::json!({ "stopped": stopped }));
+        } else if stopped {
             say!("dry run stopped");
+        } else {
+            say!("no dry run in progress");
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -231,13 +260,10 @@ pub fn dry_run_stop(args: ControlArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::time;
-    use serde_json::json;
 
     #[test]
-    fn times_read_as_seconds_milliseconds_or_text() {
-        assert_eq!(time(&json!(1_796_000_000)), "2026-11-30T00:53:20Z");
-        assert_eq!(time(&json!(1_796_000_000_123_u64)), "2026-11-30T00:53:20Z");
-        assert_eq!(time(&json!("yesterday")), "yesterday");
-        assert_eq!(time(&json!(null)), "-");
+    fn times_read_as_unix_milliseconds() {
+        assert_eq!(time(1_796_000_000_123), "2026-11-30T00:53:20Z");
+        assert_eq!(time(0), "1970-01-01T00:00:00Z");
     }
 }

@@ -12,9 +12,9 @@ use tokio::task::JoinHandle;
 /// How often the shadow ledger is drained.
 const SHADOW_EVERY: Duration = Duration::from_secs(1);
 
-/// Compiles the control plane's current set, before the gateway starts: install it with
-/// [`install_first`] as soon as it has. The receiver returned sees every later change: hand it
-/// to [`run`].
+/// Compiles the control plane's current set, before the gateway starts: hand it to
+/// [`Gateway::start_with_policy`](rampart_proxy::Gateway::start_with_policy) (`None`: it does
+/// not compile here). The receiver returned sees every later change: hand it to [`run`].
 pub async fn prepare(control: &ControlHandle) -> (Sets, Option<PolicyState>) {
     let mut sets = control.policy();
     let current = sets.borrow_and_update().clone();
@@ -24,13 +24,6 @@ pub async fn prepare(control: &ControlHandle) -> (Sets, Option<PolicyState>) {
             tracing::error!(error = %format!("{error:#}"), "the control plane's policy set does not compile here; requests are denied until one does");
             (sets, None)
         }
-    }
-}
-
-/// Installs what [`prepare`] compiled.
-pub fn install_first(gateway: &GatewayHandle, state: Option<PolicyState>) {
-    if let Some(state) = state {
-        gateway.set_policy(state);
     }
 }
 
