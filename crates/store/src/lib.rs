@@ -25,6 +25,6 @@ pub use crate::records::{
     CaGenerationRecord, ConfigVersion, IssuedSvidRecord, JoinTokenRecord, OAuthClientRecord,
     POLICY_MODE_DRY_RUN, POLICY_MODE_DRY_RUN_CLEARED, POLICY_MODE_ENFORCE, POLICY_ORIGIN_API,
     POLICY_ORIGIN_CONFIG, PolicyVersionRecord, ProxyRecord, Redeemed, RevocationRecord,
-    SigningKeyRecord, WorkloadEndpointRecord,
+    SecretMetaRecord, SecretVersionRecord, SecretWrite, SigningKeyRecord, WorkloadEndpointRecord,
 };
 pub use crate::store::{Store, StoreOptions};

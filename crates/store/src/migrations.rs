@@ -42,6 +42,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         description: "policy_versions",
         sql: include_str!("../migrations/sqlite/0005_policy_versions.sql"),
     },
+    Embedded {
+        version: 6,
+        description: "secrets",
+        sql: include_str!("../migrations/sqlite/0006_secrets.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -69,6 +74,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         version: 5,
         description: "policy_versions",
         sql: include_str!("../migrations/postgres/0005_policy_versions.sql"),
+    },
+    Embedded {
+        version: 6,
+        description: "secrets",
+        sql: include_str!("../migrations/postgres/0006_secrets.sql"),
     },
 ];
 

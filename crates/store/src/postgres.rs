@@ -3,6 +3,7 @@
 mod mesh;
 mod oauth;
 mod policy;
+mod secrets;
 
 use std::time::SystemTime;
 

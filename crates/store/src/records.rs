@@ -9,6 +9,7 @@ use crate::time::from_millis;
 mod mesh;
 mod oauth;
 mod policy;
+mod secrets;
 
 pub(crate) use self::mesh::columns as mesh_columns;
 pub use self::mesh::{
@@ -21,6 +22,9 @@ pub use self::policy::{
     POLICY_MODE_DRY_RUN, POLICY_MODE_DRY_RUN_CLEARED, POLICY_MODE_ENFORCE, POLICY_ORIGIN_API,
     POLICY_ORIGIN_CONFIG, PolicyVersionRecord,
 };
+pub(crate) use self::secrets::columns as secret_columns;
+pub(crate) use self::secrets::prefix_successor;
+pub use self::secrets::{SecretMetaRecord, SecretVersionRecord, SecretWrite};
 
 /// A proxy (gateway or sidecar) known to the control plane.
 ///

@@ -58,6 +58,7 @@ macro_rules! dispatch {
 mod mesh;
 mod oauth;
 mod policy;
+mod secrets;
 
 // === impl Store ===
 

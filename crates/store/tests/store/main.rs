@@ -11,6 +11,9 @@ mod harness;
 mod mesh;
 mod oauth;
 mod policy;
+mod secrets;
+mod secrets_kill;
+mod secrets_rate;
 mod sqlite_only;
 mod suite;
 
@@ -65,4 +68,14 @@ on_both_backends!(
     policy::policy_versions_are_numbered_and_looked_up,
     policy::clearing_or_enforcing_ends_the_dry_run,
     policy::concurrent_policy_inserts_get_distinct_versions,
+    secrets::secret_write_and_read_current_and_by_version,
+    secrets::secret_cas_conflict_returns_false_and_changes_nothing,
+    secrets::secret_write_prunes_versions_below,
+    secrets::concurrent_secret_writers_one_wins,
+    secrets::secret_soft_delete_undelete_and_destroy,
+    secrets::secret_delete_all_removes_meta_and_versions,
+    secrets::secret_put_meta_creates_or_updates_settings_only,
+    secrets::secret_list_takes_the_prefix_literally,
+    secrets::secret_keyring_and_configs_compare_and_swap,
+    secrets::secret_rewrap_moves_deks_to_the_new_kek,
 );
