@@ -8,11 +8,14 @@
 //! their revocation, the registry of workload endpoints and the versioned mesh snapshot
 //! streamed to every sidecar. For OAuth2 (see `docs/oauth.md`) it is the authorization
 //! server: registered clients, the rotating token signing keys, discovery, JWKS and the token,
-//! introspection and revocation endpoints. It takes its TLS configuration, store, event bus and trust
-//! bundle from the caller and builds none of them (it writes files only when a CA rollover
-//! creates a generation under the `ca_dir` it was given); it never reads configuration files,
-//! never touches the data plane's request path, and never prints, logs or returns the admin
-//! token or any credential a client presented.
+//! introspection and revocation endpoints. For the secrets store (see `docs/secrets.md`) it
+//! serves the Vault-compatible KV v2 and `sys` API over a `rampart_secrets::Secrets` it is
+//! given: authentication, the Cedar decision per request and the audit events, no crypto.
+//! It takes its TLS configuration, store, event bus and trust bundle from the caller and
+//! builds none of them (it writes files only when a CA rollover creates a generation under the
+//! `ca_dir` it was given); it never reads configuration files, never touches the data plane's
+//! request path, and never prints, logs or returns the admin token or any credential a client
+//! presented.
 
 mod admin_token;
 pub mod api;
@@ -26,6 +29,7 @@ mod mesh;
 mod oauth;
 mod policy;
 mod registry;
+mod secrets;
 mod server;
 
 pub use crate::admin_token::AdminToken;

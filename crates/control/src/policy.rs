@@ -3,6 +3,7 @@
 //! (which the mesh snapshot carries to sidecars). Sets are applied one at a time; an invalid
 //! set is never stored and the enforced one keeps deciding.
 
+mod enforced;
 mod ledger;
 mod problems;
 mod record;
@@ -17,6 +18,7 @@ use rampart_store::{
 };
 use tokio::sync::{Mutex, watch};
 
+pub(crate) use self::enforced::EnforcedEngine;
 use self::ledger::Ledger;
 pub(crate) use self::problems::Rejected;
 use crate::{

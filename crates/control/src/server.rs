@@ -15,6 +15,7 @@ use rampart_core::spiffe::{SpiffeId, TrustDomain};
 use rampart_events::EventBus;
 use rampart_identity::{LocalCa, SharedRevocations, SharedTrustBundle, TrustBundle};
 use rampart_policy::{Distribution, ShadowEntry};
+use rampart_secrets::Secrets;
 use rampart_store::{ProxyRecord, Store};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_rustls::TlsAcceptor;
@@ -26,8 +27,9 @@ use crate::{
     ca_set::CaSet,
     mesh::Mesh,
     oauth::{AuthServer, OAuthSettings},
-    policy::PolicyService,
+    policy::{EnforcedEngine, PolicyService},
     registry::{LocalProxy, Registry},
+    secrets::SecretsApi,
 };
 
 /// How long a workload endpoint stays registered without a heartbeat, unless told otherwise.
@@ -123,6 +125,8 @@ pub struct ControlHandle {
     sweeper: JoinHandle<()>,
     /// Rebuilds the mesh snapshot on every policy change.
     policy_follower: JoinHandle<()>,
+    /// Compiles every new enforced policy set for the secrets API's decisions.
+    enforced_follower: JoinHandle<()>,
 }
 
 /// The ALPN protocols the control plane serves, in preference order: `h2`, `http/1.1`.
@@ -180,6 +184,19 @@ impl ControlPlane {
         oauth: OAuthSettings,
         policy: Option<rampart_config::PolicyConfig>,
     ) -> Result<ControlHandle, ControlError> {
+        Self::start_with_secrets(options, limits, oauth, policy, None).await
+    }
+
+    /// Like [`ControlPlane::start_with_policy`], serving the secrets store `secrets` through
+    /// the Vault-compatible API (`/v1/secret/…`, `/v1/sys/…`, `/v1/auth/token/lookup-self`;
+    /// `docs/secrets.md`). Without it those routes answer `404`.
+    pub async fn start_with_secrets(
+        options: ControlOptions,
+        limits: Limits,
+        oauth: OAuthSettings,
+        policy: Option<rampart_config::PolicyConfig>,
+        secrets: Option<Secrets>,
+    ) -> Result<ControlHandle, ControlError> {
         let bind_err = |source| ControlError::Bind {
             addr: options.listen,
             source,
@@ -206,9 +223,16 @@ impl ControlPlane {
         );
         let issuer = oauth.issuer.clone();
         let acceptor = TlsAcceptor::from(options.tls.clone());
+        let (enforced, enforced_follower) = EnforcedEngine::follow(policy.subscribe()).await;
+        let secrets = SecretsApi {
+            secrets,
+            engine: enforced,
+            bus: options.bus.clone(),
+        };
         let parts = state::Parts {
             oauth,
             policy: policy.clone(),
+            secrets,
             token: options.token,
             store: options.store,
             bus: options.bus,
@@ -239,6 +263,7 @@ impl ControlPlane {
             task: Some(task),
             sweeper,
             policy_follower,
+            enforced_follower,
         })
     }
 }
@@ -350,6 +375,7 @@ impl ControlHandle {
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
         self.policy_follower.abort();
+        self.enforced_follower.abort();
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take()
             && let Err(error) = task.await
@@ -364,6 +390,7 @@ impl Drop for ControlHandle {
     fn drop(&mut self) {
         self.sweeper.abort();
         self.policy_follower.abort();
+        self.enforced_follower.abort();
         if let Some(task) = self.task.take() {
             task.abort();
         }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 pub(crate) use self::limiter::FailureLimiter;
 use super::{
     reply::ApiError,
-    routes::{mesh, oauth, policy, svid},
+    routes::{mesh, oauth, policy, secrets, svid},
     state::SharedState,
 };
 use crate::AdminToken;
@@ -90,9 +90,13 @@ pub(crate) fn record_failure(state: &SharedState, client: Option<SocketAddr>) {
 /// Routes that do not take the admin token because they authenticate otherwise: a new
 /// workload's SVID request carries a join token; a renewal and the mesh routes the
 /// workload's current SVID over mTLS; the OAuth token, introspection and revocation
-/// endpoints the OAuth client; OAuth discovery and the JWKS are public. Their handlers check those credentials; the
-/// per-address brake still applies.
+/// endpoints the OAuth client; OAuth discovery and the JWKS are public; the secrets store's
+/// Vault-compatible routes take the admin token, an access token or an SVID. Their handlers
+/// check those credentials; the per-address brake still applies.
 fn exempt(method: &Method, path: &str) -> bool {
+    if secrets::owns(path) {
+        return true;
+    }
     match *method {
         Method::POST => [
             svid::ISSUE_PATH,

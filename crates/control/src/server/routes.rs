@@ -12,6 +12,7 @@ pub(crate) mod mesh;
 pub(crate) mod oauth;
 pub(crate) mod policy;
 mod proxies;
+pub(crate) mod secrets;
 pub(crate) mod svid;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
@@ -30,6 +31,7 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(identity::routes())
         .merge(oauth::routes())
         .merge(policy::routes())
+        .merge(secrets::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -17,6 +17,7 @@ use crate::{
     oauth::AuthServer,
     policy::PolicyService,
     registry::Registry,
+    secrets::SecretsApi,
 };
 
 /// How long the health check waits for the store.
@@ -38,6 +39,8 @@ pub(crate) struct AppState {
     pub(crate) oauth: Arc<AuthServer>,
     /// The versioned policy sets and the dry-run report.
     pub(crate) policy: PolicyService,
+    /// The secrets store's engine, policy decisions and audit.
+    pub(crate) secrets: SecretsApi,
     pub(crate) version: String,
     pub(crate) started: Instant,
     pub(crate) failures: FailureLimiter,
@@ -55,6 +58,7 @@ pub(crate) struct Parts {
     pub(crate) version: String,
     pub(crate) oauth: Arc<AuthServer>,
     pub(crate) policy: PolicyService,
+    pub(crate) secrets: SecretsApi,
 }
 
 // === impl AppState ===
@@ -77,6 +81,7 @@ impl AppState {
             authority,
             oauth: parts.oauth,
             policy: parts.policy,
+            secrets: parts.secrets,
             version: parts.version,
             started: Instant::now(),
             failures: FailureLimiter::new(limits.max_auth_failures, limits.auth_failure_window),

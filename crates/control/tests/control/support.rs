@@ -61,6 +61,8 @@ pub struct Settings {
     pub ca_dir: bool,
     /// The configuration's `policy` section.
     pub policy: Option<rampart_config::PolicyConfig>,
+    /// Serve a secrets store with this seal mode (`None`: no secrets store).
+    pub secrets: Option<rampart_config::SealMode>,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             workload_ttl: Duration::from_secs(30),
             ca_dir: true,
             policy: None,
+            secrets: None,
         }
     }
 }
@@ -151,11 +154,26 @@ async fn try_launch(
         svid_ttl: SVID_TTL,
         workload_ttl: settings.workload_ttl,
     };
-    let handle = ControlPlane::start_with_policy(
+    let secrets = match settings.secrets {
+        Some(seal) => {
+            let config = rampart_config::SecretsConfig {
+                seal,
+                ..Default::default()
+            };
+            Some(
+                rampart_secrets::Secrets::open(store.clone(), &config, &data)
+                    .await
+                    .unwrap(),
+            )
+        }
+        None => None,
+    };
+    let handle = ControlPlane::start_with_secrets(
         options,
         settings.limits.clone(),
         rampart_control::OAuthSettings::default(),
         settings.policy.clone(),
+        secrets,
     )
     .await?;
     let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
