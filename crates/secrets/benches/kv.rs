@@ -72,6 +72,20 @@ fn kv_sqlite(c: &mut Criterion) {
                 .block_on(async { black_box(kv.write(&path, data.clone(), None).await.unwrap()) })
         })
     });
+    let small = {
+        let Value::Object(map) = json!({"password": "x".repeat(64), "user": "svc"}) else {
+            unreachable!()
+        };
+        map
+    };
+    group.bench_function("write 100B", |b| {
+        b.iter(|| {
+            n = (n + 1) % 100;
+            let path = format!("bench/{n}");
+            runtime
+                .block_on(async { black_box(kv.write(&path, small.clone(), None).await.unwrap()) })
+        })
+    });
     group.finish();
 }
 

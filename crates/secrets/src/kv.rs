@@ -10,6 +10,7 @@ use crate::error::SecretsError;
 use crate::seal::now_ms;
 use crate::state::{Shared, Unsealed};
 
+mod cache;
 mod config;
 mod crypto;
 mod list;
@@ -20,6 +21,8 @@ mod records;
 mod subkeys;
 mod types;
 
+pub(crate) use self::cache::Cache;
+use self::cache::Cached;
 pub(crate) use self::config::load_config;
 pub(crate) use self::crypto::{decrypt, encrypt, rewrap};
 pub use self::path::validate_path;
@@ -55,9 +58,10 @@ impl Kv {
         cas: Option<u64>,
     ) -> Result<VersionMeta, SecretsError> {
         let path = validate_path(path)?;
+        let _turn = self.shared.write_lock(&path).lock().await;
         for _ in 0..WRITE_ATTEMPTS {
             let keys = self.shared.unsealed()?;
-            let meta = self.shared.store.secret_meta(&path).await?;
+            let meta = self.current_meta(&path).await?;
             check_cas(
                 self.cas_required(meta.as_ref()),
                 current(meta.as_ref()),
@@ -88,14 +92,17 @@ impl Kv {
                 "a merge patch must be a JSON object".to_owned(),
             ));
         }
+        let _turn = self.shared.write_lock(&path).lock().await;
         for _ in 0..WRITE_ATTEMPTS {
             let keys = self.shared.unsealed()?;
-            let Some((meta, Some(record))) = self.shared.store.secret_read(&path, None).await?
-            else {
+            let Some(records) = self.current_records(&path).await? else {
                 return Err(SecretsError::NotFound);
             };
-            check_cas(self.cas_required(Some(&meta)), current(Some(&meta)), cas)?;
-            let Versioned::Live { value, .. } = self.open_version(&keys, &path, &meta, &record)?
+            let (meta, Some(record)) = (&records.meta, &records.current) else {
+                return Err(SecretsError::NotFound);
+            };
+            check_cas(self.cas_required(Some(meta)), current(Some(meta)), cas)?;
+            let Versioned::Live { value, .. } = self.open_version(&keys, &path, meta, record)?
             else {
                 return Err(SecretsError::NotFound);
             };
@@ -106,7 +113,7 @@ impl Kv {
                     "patch result is not an object".into(),
                 ));
             };
-            if let Some(done) = self.try_write(&keys, &path, Some(&meta), &merged).await? {
+            if let Some(done) = self.try_write(&keys, &path, Some(meta), &merged).await? {
                 return Ok(done);
             }
             if cas.is_some() {
@@ -130,10 +137,59 @@ impl Kv {
             None | Some(0) => None,
             Some(v) => Some(i64::try_from(v).map_err(|_| SecretsError::NotFound)?),
         };
+        let cached = match wanted {
+            None => self.current_records(&path).await?,
+            Some(v) => self
+                .shared
+                .cache
+                .get(&path)
+                .ok()
+                .filter(|hit| hit.meta.current_version == v),
+        };
+        if let Some(records) = cached {
+            let Some(record) = &records.current else {
+                return Err(SecretsError::NotFound);
+            };
+            return self.open_version(&keys, &path, &records.meta, record);
+        }
         let Some((meta, Some(record))) = self.shared.store.secret_read(&path, wanted).await? else {
             return Err(SecretsError::NotFound);
         };
         self.open_version(&keys, &path, &meta, &record)
+    }
+
+    /// The metadata row and current version row of `path` (sealed), from the cache or the
+    /// store; None when there is no such secret.
+    pub(crate) async fn current_records(
+        &self,
+        path: &str,
+    ) -> Result<Option<Arc<Cached>>, SecretsError> {
+        let ticket = match self.shared.cache.get(path) {
+            Ok(hit) => return Ok(Some(hit)),
+            Err(ticket) => ticket,
+        };
+        let Some((meta, current)) = self.shared.store.secret_read(path, None).await? else {
+            return Ok(None);
+        };
+        let records = Arc::new(Cached { meta, current });
+        if let Some(ticket) = ticket {
+            self.shared.cache.fill(path, ticket, &records);
+        }
+        Ok(Some(records))
+    }
+
+    /// The metadata row of `path`: from the cache (filling it) when on, else one small query.
+    pub(crate) async fn current_meta(
+        &self,
+        path: &str,
+    ) -> Result<Option<SecretMetaRecord>, SecretsError> {
+        if self.shared.cache.enabled() {
+            return Ok(self
+                .current_records(path)
+                .await?
+                .map(|records| records.meta.clone()));
+        }
+        Ok(self.shared.store.secret_meta(path).await?)
     }
 
     /// The structure of `version` of `path` with leaf values replaced by `null`, down to
@@ -211,10 +267,16 @@ impl Kv {
             },
             prune_below: to_i64(prune_below),
         };
+        let mutation = self.shared.cache.begin(path);
         if !self.shared.store.secret_write(&write).await? {
+            mutation.finish(None);
             return Ok(None);
         }
         let info = records::version_meta(&write.meta, &write.version, 0)?;
+        mutation.finish(Some(Cached {
+            meta: write.meta,
+            current: Some(write.version),
+        }));
         Ok(Some(info))
     }
 

@@ -165,6 +165,9 @@ async fn rewrap_all(shared: &Shared) -> Result<(), SecretsError> {
     }
     let unsealed = Arc::new(Unsealed::new(keys.root.clone(), next, blob)?);
     shared.keys.compare_and_swap(&current, Some(unsealed));
+    // Every rewrapped row was dropped from the cache already; clear it anyway, so that no
+    // record wrapped by a dropped KEK can outlive it there.
+    shared.cache.clear();
     tracing::info!(
         term = keys.keyring.active,
         "secrets: rewrap finished, old keys dropped"
@@ -188,11 +191,13 @@ async fn rewrap_kek(shared: &Shared, old: u32) -> Result<(), SecretsError> {
             let number = u64::try_from(version).unwrap_or(0);
             match rewrap(&keys, &path, number, i64::from(old), &wrapped) {
                 Ok((new_id, blob)) => {
-                    if shared
+                    let mutation = shared.cache.begin(&path);
+                    let done = shared
                         .store
                         .secret_rewrap_dek(&path, version, i64::from(old), i64::from(new_id), &blob)
-                        .await?
-                    {
+                        .await?;
+                    mutation.finish(None);
+                    if done {
                         progressed += 1;
                     }
                 }

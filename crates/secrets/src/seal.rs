@@ -85,6 +85,8 @@ impl Secrets {
         env: &(dyn Fn(&str) -> Option<std::ffi::OsString> + Sync),
     ) -> Result<Secrets, SecretsError> {
         let mount = kv::load_config(&store, config.max_versions).await?;
+        // Only a single-node store has this process as its only writer.
+        let cache = kv::Cache::new(store.backend_name() == "sqlite");
         let secrets = Secrets {
             shared: Arc::new(Shared {
                 store,
@@ -94,6 +96,10 @@ impl Secrets {
                 mount: ArcSwap::from_pointee(mount),
                 keyring_lock: tokio::sync::Mutex::new(()),
                 rewrap_running: AtomicBool::new(false),
+                cache,
+                write_locks: (0..crate::state::WRITE_LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
             }),
         };
         match config.seal {
@@ -204,6 +210,20 @@ impl Secrets {
     pub fn seal(&self) {
         self.shared.keys.store(None);
         self.shared.unseal_state().given.clear();
+        self.shared.cache.clear();
+    }
+
+    /// Forgets every cached record, so the next operations read the database again. Only
+    /// needed after the database was edited behind the engine's back (the cache, on SQLite
+    /// only, assumes this process is the database's only writer).
+    pub fn clear_cache(&self) {
+        self.shared.cache.clear();
+    }
+
+    /// Whether this engine caches sealed records (SQLite stores; never on PostgreSQL, which
+    /// several control planes may share).
+    pub fn caches(&self) -> bool {
+        self.shared.cache.enabled()
     }
 
     /// Vault's seal status.

@@ -12,7 +12,7 @@ use rampart_store::Store;
 use crate::error::SecretsError;
 use crate::keyring::Keyring;
 use crate::keys::{RootKey, aead_key};
-use crate::kv::KvConfig;
+use crate::kv::{Cache, KvConfig};
 use crate::shamir::Share;
 
 /// The keys while unsealed: the root key, the keyring, its sealed blob (for compare-and-swap)
@@ -34,7 +34,15 @@ pub(crate) struct Shared {
     /// Serializes init, unseal completion and keyring changes.
     pub keyring_lock: tokio::sync::Mutex<()>,
     pub rewrap_running: std::sync::atomic::AtomicBool,
+    /// The sealed records of recently used secrets (on SQLite only: see `kv/cache.rs`).
+    pub cache: Cache,
+    /// Writes and patches of one path take its stripe in turn: concurrent writers of a path in
+    /// this process queue instead of losing compare-and-set races and retrying.
+    pub write_locks: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// Stripes of [`Shared::write_locks`].
+pub(crate) const WRITE_LOCK_STRIPES: usize = 64;
 
 /// Seal configuration and the shares given so far.
 #[derive(Default)]
@@ -81,6 +89,16 @@ impl Shared {
     /// The unsealed keys, or [`SecretsError::Sealed`].
     pub fn unsealed(&self) -> Result<Arc<Unsealed>, SecretsError> {
         self.keys.load_full().ok_or(SecretsError::Sealed)
+    }
+
+    /// The write lock stripe of `path`.
+    pub fn write_lock(&self, path: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        path.hash(&mut hasher);
+        let len = self.write_locks.len().max(1);
+        let index = usize::try_from(hasher.finish() % len as u64).unwrap_or(0);
+        &self.write_locks[index]
     }
 
     /// Locks the unseal state (a poisoned lock is still usable: it holds no invariant a panic

@@ -49,6 +49,9 @@ pub struct Plane {
     /// The workload trust bundle, shared with the server's TLS verifier.
     pub bundle: SharedTrustBundle,
     pub url: String,
+    /// The secrets store the plane serves, when it serves one (tests that edit the database
+    /// behind its back clear its cache).
+    pub secrets: Option<rampart_secrets::Secrets>,
 }
 
 /// How to start a test control plane.
@@ -173,7 +176,7 @@ async fn try_launch(
         settings.limits.clone(),
         rampart_control::OAuthSettings::default(),
         settings.policy.clone(),
-        secrets,
+        secrets.clone(),
     )
     .await?;
     let url = format!("https://127.0.0.1:{}", handle.local_addr().port());
@@ -188,6 +191,7 @@ async fn try_launch(
         store,
         bundle,
         url,
+        secrets,
     })
 }
 

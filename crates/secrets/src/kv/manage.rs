@@ -20,10 +20,12 @@ impl Kv {
         let path = path::validate_path(path)?;
         self.shared.unsealed()?;
         let versions = to_i64s(versions);
+        let mutation = self.shared.cache.begin(&path);
         self.shared
             .store
             .secret_set_deleted(&path, &versions, Some(now_ms()))
             .await?;
+        mutation.finish(None);
         Ok(())
     }
 
@@ -31,15 +33,17 @@ impl Kv {
     pub async fn delete_latest(&self, path: &str) -> Result<(), SecretsError> {
         let path = path::validate_path(path)?;
         self.shared.unsealed()?;
-        let meta = self.shared.store.secret_meta(&path).await?;
+        let meta = self.current_meta(&path).await?;
         let current = meta.map_or(0, |m| m.current_version);
         if current == 0 {
             return Err(SecretsError::NotFound);
         }
+        let mutation = self.shared.cache.begin(&path);
         self.shared
             .store
             .secret_set_deleted(&path, &[current], Some(now_ms()))
             .await?;
+        mutation.finish(None);
         Ok(())
     }
 
@@ -48,10 +52,12 @@ impl Kv {
         let path = path::validate_path(path)?;
         self.shared.unsealed()?;
         let versions = to_i64s(versions);
+        let mutation = self.shared.cache.begin(&path);
         self.shared
             .store
             .secret_set_deleted(&path, &versions, None)
             .await?;
+        mutation.finish(None);
         Ok(())
     }
 
@@ -60,7 +66,9 @@ impl Kv {
         let path = path::validate_path(path)?;
         self.shared.unsealed()?;
         let versions = to_i64s(versions);
+        let mutation = self.shared.cache.begin(&path);
         self.shared.store.secret_destroy(&path, &versions).await?;
+        mutation.finish(None);
         Ok(())
     }
 
@@ -87,9 +95,11 @@ impl Kv {
     ) -> Result<(), SecretsError> {
         let path = path::validate_path(path)?;
         self.shared.unsealed()?;
-        let meta = self.shared.store.secret_meta(&path).await?;
+        let meta = self.current_meta(&path).await?;
         let row = records::updated_meta(&path, meta, update, now_ms())?;
+        let mutation = self.shared.cache.begin(&path);
         self.shared.store.secret_put_meta(&row).await?;
+        mutation.finish(None);
         Ok(())
     }
 
@@ -97,7 +107,10 @@ impl Kv {
     pub async fn delete_metadata(&self, path: &str) -> Result<(), SecretsError> {
         let path = path::validate_path(path)?;
         self.shared.unsealed()?;
-        if self.shared.store.secret_delete_all(&path).await? {
+        let mutation = self.shared.cache.begin(&path);
+        let deleted = self.shared.store.secret_delete_all(&path).await?;
+        mutation.finish(None);
+        if deleted {
             Ok(())
         } else {
             Err(SecretsError::NotFound)

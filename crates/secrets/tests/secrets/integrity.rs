@@ -17,6 +17,8 @@ async fn replace_row(ctx: &Ctx, path: &str, row: SecretVersionRecord) {
         prune_below: 0,
     };
     assert!(ctx.store.secret_write(&write).await.unwrap());
+    // Edited behind the engine's back: drop what it cached (SQLite).
+    ctx.secrets.clear_cache();
 }
 
 async fn row(ctx: &Ctx, path: &str) -> SecretVersionRecord {
@@ -109,6 +111,7 @@ pub async fn swapped_rows(ctx: &Ctx) {
         prune_below: 0,
     };
     assert!(ctx.store.secret_write(&write).await.unwrap());
+    ctx.secrets.clear_cache();
     assert!(matches!(
         kv.read("sw/b", Some(2)).await,
         Err(SecretsError::Integrity { version: 2, .. })

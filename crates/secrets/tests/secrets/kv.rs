@@ -283,6 +283,7 @@ pub async fn delete_version_after_reads_as_deleted(ctx: &Ctx) {
         prune_below: 0,
     };
     assert!(ctx.store.secret_write(&write).await.unwrap());
+    ctx.secrets.clear_cache();
     assert!(kv.read("old", None).await.unwrap().value().is_some());
     kv.put_metadata("old", &update).await.unwrap();
     let read = kv.read("old", None).await.unwrap();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cache;
 mod harness;
 mod integrity;
 mod kv;
@@ -37,6 +38,8 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    cache::read_after_every_mutation,
+    cache::versions_never_go_backwards,
     kv::round_trip_and_versions,
     kv::cas_rules,
     kv::max_versions_prunes_oldest,

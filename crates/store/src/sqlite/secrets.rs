@@ -14,29 +14,63 @@ const READ_SQL: &str = "SELECT m.path, m.current_version, m.oldest_version, m.ma
      WHERE m.path = ?1";
 
 /// Creates the metadata row, or replaces one that has no version yet (the CAS of `expected 0`).
-const INSERT_META_SQL: &str = concat!(
-    "INSERT INTO secret_meta (",
-    secret_meta_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-     ON CONFLICT (path) DO UPDATE SET current_version = excluded.current_version, \
-     oldest_version = excluded.oldest_version, max_versions = excluded.max_versions, \
-     cas_required = excluded.cas_required, \
-     delete_version_after_secs = excluded.delete_version_after_secs, \
-     custom_metadata = excluded.custom_metadata, created_at_ms = excluded.created_at_ms, \
-     updated_at_ms = excluded.updated_at_ms \
-     WHERE secret_meta.current_version = 0"
+macro_rules! insert_meta_sql {
+    () => {
+        concat!(
+            " INSERT INTO secret_meta (",
+            secret_meta_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (path) DO UPDATE SET current_version = excluded.current_version, \
+             oldest_version = excluded.oldest_version, max_versions = excluded.max_versions, \
+             cas_required = excluded.cas_required, \
+             delete_version_after_secs = excluded.delete_version_after_secs, \
+             custom_metadata = excluded.custom_metadata, created_at_ms = excluded.created_at_ms, \
+             updated_at_ms = excluded.updated_at_ms \
+             WHERE secret_meta.current_version = 0 RETURNING current_version; COMMIT"
+        )
+    };
+}
+
+/// Replaces the metadata row if its current version is still `$10`.
+macro_rules! update_meta_cas_sql {
+    () => {
+        " UPDATE secret_meta SET current_version = $2, \
+         oldest_version = $3, max_versions = $4, cas_required = $5, \
+         delete_version_after_secs = $6, custom_metadata = $7, created_at_ms = $8, \
+         updated_at_ms = $9 WHERE path = $1 AND current_version = $10 \
+         RETURNING current_version; COMMIT"
+    };
+}
+
+/// Inserts the version if `$cond` (the compare-and-set) holds (an existing row fails the
+/// batch), then prunes below `$18` only if it was inserted.
+macro_rules! write_head_sql {
+    ($cond:literal) => {
+        concat!(
+            "BEGIN IMMEDIATE; INSERT INTO secret_versions (",
+            secret_version_columns!(),
+            ") SELECT $1, $11, $12, $13, $14, $15, $16, $17 WHERE ",
+            $cond,
+            "; DELETE FROM secret_versions WHERE changes() = 1 AND path = $1 AND version < $18;"
+        )
+    };
+}
+
+/// A whole write of a first version as one batch: one round trip to the connection's thread.
+/// Under the write lock the version's condition and the metadata statement's see the same
+/// row, so both apply or neither; the metadata statement returns a row when they did. The
+/// batch names its parameters `$N`: SQLite numbers them per statement without gaps, and sqlx
+/// binds `$N` to the N-th argument in every statement (`?N` would leave gaps that stop sqlx's
+/// binding early).
+const WRITE_NEW_SQL: &str = concat!(
+    write_head_sql!("COALESCE((SELECT current_version FROM secret_meta WHERE path = $1), 0) = 0"),
+    insert_meta_sql!()
 );
 
-/// Replaces the metadata row if its current version is still `?10`.
-const UPDATE_META_CAS_SQL: &str = "UPDATE secret_meta SET current_version = ?2, \
-     oldest_version = ?3, max_versions = ?4, cas_required = ?5, \
-     delete_version_after_secs = ?6, custom_metadata = ?7, created_at_ms = ?8, \
-     updated_at_ms = ?9 WHERE path = ?1 AND current_version = ?10";
-
-const INSERT_VERSION_SQL: &str = concat!(
-    "INSERT INTO secret_versions (",
-    secret_version_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+/// A whole write of the next version as one batch (see [`WRITE_NEW_SQL`]).
+const WRITE_CAS_SQL: &str = concat!(
+    write_head_sql!("(SELECT current_version FROM secret_meta WHERE path = $1) = $10"),
+    update_meta_cas_sql!()
 );
 
 // === impl SqliteStore ===
@@ -89,63 +123,54 @@ impl SqliteStore {
         Ok(versions.into_iter().flatten().collect())
     }
 
+    /// One batch (`BEGIN IMMEDIATE` … `COMMIT`) on the writer connection, in a task of its
+    /// own: a caller that stops waiting cannot cut the batch short and leave the transaction
+    /// open. On an error the transaction is rolled back (or the connection closed).
     pub(crate) async fn secret_write(&self, w: &SecretWrite) -> sqlx::Result<bool> {
-        // IMMEDIATE takes the write lock up front: writers queue on the busy timeout instead of
-        // failing to upgrade a read lock.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let m = &w.meta;
+        let (m, v) = (&w.meta, &w.version);
         let sql = if w.expected_current == 0 {
-            INSERT_META_SQL
+            WRITE_NEW_SQL
         } else {
-            UPDATE_META_CAS_SQL
+            WRITE_CAS_SQL
         };
-        let mut query = sqlx::query(sql)
-            .bind(&m.path)
+        let query = sqlx::query(sql)
+            .bind(m.path.clone())
             .bind(m.current_version)
             .bind(m.oldest_version)
             .bind(m.max_versions)
             .bind(m.cas_required)
             .bind(m.delete_version_after_secs)
-            .bind(&m.custom_metadata)
+            .bind(m.custom_metadata.clone())
             .bind(m.created_at_ms)
-            .bind(m.updated_at_ms);
-        if w.expected_current != 0 {
-            query = query.bind(w.expected_current);
-        }
-        let meta = query.execute(&mut *tx).await?;
-        if meta.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let v = &w.version;
-        let inserted = sqlx::query(INSERT_VERSION_SQL)
-            .bind(&v.path)
+            .bind(m.updated_at_ms)
+            .bind(w.expected_current)
             .bind(v.version)
             .bind(v.created_at_ms)
             .bind(v.deleted_at_ms)
             .bind(v.destroyed)
             .bind(v.kek_id)
-            .bind(&v.wrapped_dek)
-            .bind(&v.ciphertext)
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                tx.rollback().await?;
-                return Ok(false);
+            .bind(v.wrapped_dek.clone())
+            .bind(v.ciphertext.clone())
+            .bind(w.prune_below);
+        let writer = self.writer.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = writer.acquire().await?;
+            match query.fetch_all(&mut *conn).await {
+                Ok(inserted) => Ok(!inserted.is_empty()),
+                Err(error) => {
+                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        // No transaction open (BEGIN failed), or an unusable connection: do
+                        // not reuse it either way.
+                        conn.close_on_drop();
+                    }
+                    match error {
+                        sqlx::Error::Database(e) if e.is_unique_violation() => Ok(false),
+                        error => Err(error),
+                    }
+                }
             }
-            Err(e) => return Err(e),
-        }
-        if w.prune_below > 0 {
-            sqlx::query("DELETE FROM secret_versions WHERE path = ?1 AND version < ?2")
-                .bind(&v.path)
-                .bind(w.prune_below)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        });
+        task.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
     pub(crate) async fn secret_put_meta(&self, m: &SecretMetaRecord) -> sqlx::Result<bool> {
@@ -167,7 +192,7 @@ impl SqliteStore {
             .bind(&m.custom_metadata)
             .bind(m.created_at_ms)
             .bind(m.updated_at_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if inserted.rows_affected() > 0 {
             return Ok(false);
@@ -188,7 +213,7 @@ impl SqliteStore {
         .bind(m.delete_version_after_secs)
         .bind(&m.custom_metadata)
         .bind(m.updated_at_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -210,7 +235,7 @@ impl SqliteStore {
         .bind(path)
         .bind(json_list(versions))
         .bind(deleted_at_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -225,13 +250,13 @@ impl SqliteStore {
         )
         .bind(path)
         .bind(json_list(versions))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
 
     pub(crate) async fn secret_delete_all(&self, path: &str) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let versions = sqlx::query("DELETE FROM secret_versions WHERE path = ?1")
             .bind(path)
             .execute(&mut *tx)
@@ -363,7 +388,7 @@ impl SqliteStore {
         .bind(old_kek_id)
         .bind(new_kek_id)
         .bind(wrapped_dek)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
