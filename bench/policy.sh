@@ -22,6 +22,8 @@
 #   BASE_PORT [18300]   ports BASE_PORT+90..+99 on 127.0.0.1
 #   INSTALL [1]         install missing tools (apt-get); INSTALL=0 only checks
 #   OUT_DIR [bench/out/policy]
+#   PATHS [distinct]    distinct: a new path per request (bench/policy/distinct.lua; the memo
+#                       keys on which path tests pass, not the path); same: one path
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +40,12 @@ PROXY_CPU=${PROXY_CPU:-1}
 BASE_PORT=${BASE_PORT:-18300}
 INSTALL=${INSTALL:-1}
 PATH_UNDER_TEST=/api/orders/1
+PATHS=${PATHS:-distinct}
+case $PATHS in
+distinct) WRK_SCRIPT=(-s "$BENCH_DIR/policy/distinct.lua") ;;
+same) WRK_SCRIPT=() ;;
+*) echo "PATHS must be distinct or same" >&2; exit 2 ;;
+esac
 
 LOG_TAG=policy-bench
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -109,11 +117,11 @@ run() {
         [[ $code == 200 ]] || die "authorization is not off: /admin answered $code"
     fi
     if ((WARMUP > 0)); then
-        on_cpu "$LOAD_CPU" timeout $((WARMUP + 20)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+        on_cpu "$LOAD_CPU" timeout $((WARMUP + 20)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "${WRK_SCRIPT[@]}" "$url" >/dev/null 2>&1 || true
     fi
     local c0 c1
     c0=$(cpu_ticks "$pid")
-    on_cpu "$LOAD_CPU" timeout $((DURATION + 30)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" >"$out" 2>&1 || true
+    on_cpu "$LOAD_CPU" timeout $((DURATION + 30)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${WRK_SCRIPT[@]}" "$url" >"$out" 2>&1 || true
     c1=$(cpu_ticks "$pid")
     pid_alive "$pid" || die "rampart ($mode) died during the run"
     stop_pid "$pid"
@@ -146,7 +154,7 @@ runs = [dict(mode=r[0], round=int(r[1]), rps=int(r[2]), p50_us=int(r[3]), p99_us
              cpu_us_per_req=float(r[5]), requests=int(r[6])) for r in rows]
 print()
 print(f"Authorization: gateway, HTTP/1.1 keep-alive, ${CONNECTIONS} connections, ${DURATION} s runs, "
-      f"${POLICIES} policies when on")
+      f"${POLICIES} policies when on, ${PATHS} paths")
 print(f"{'mode':<5} {'round':>5} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} {'CPU us/req':>11}")
 for r in runs:
     print(f"{r['mode']:<5} {r['round']:>5} {r['rps']:>9} {r['p50_us']:>8} {r['p99_us']:>8} {r['cpu_us_per_req']:>11.2f}")
@@ -162,6 +170,6 @@ thr = on["rps"] / off["rps"]
 print(f"\non/off: throughput x{thr:.3f}, CPU per request {cpu:+.1f} % "
       f"({on['cpu_us_per_req'] - off['cpu_us_per_req']:+.2f} us)  (target: <= +5 %)")
 json.dump({"runs": runs, "median": med, "throughput_ratio": thr, "cpu_per_request_pct": cpu,
-           "policies": ${POLICIES}, "duration_s": ${DURATION}, "connections": ${CONNECTIONS}},
+           "policies": ${POLICIES}, "paths": "${PATHS}", "duration_s": ${DURATION}, "connections": ${CONNECTIONS}},
           open(sys.argv[2], "w"), indent=2)
 PY

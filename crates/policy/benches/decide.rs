@@ -1,4 +1,4 @@
-//! One decision with 10, 1 000 and 10 000 generated policies.
+//! One decision, and one memo key, with 10, 1 000 and 10 000 generated policies.
 //!
 //! Besides Criterion's estimates, prints p50/p99 over 20 000 timed decisions per size.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -90,6 +90,16 @@ fn bench(c: &mut Criterion) {
         percentiles(&engine, &req, n);
         group.bench_with_input(BenchmarkId::from_parameter(n), &engine, |b, engine| {
             b.iter(|| black_box(engine.decide(black_box(&req))));
+        });
+    }
+    group.finish();
+    // What a memo lookup costs before it saves the decision: the key (slice probe, path tests).
+    let mut group = c.benchmark_group("memo_key");
+    for n in [10usize, 1_000, 10_000] {
+        let engine = PolicyEngine::compile(policies(n), &Segments::default()).unwrap();
+        assert!(!engine.abstraction(&req).path_whole());
+        group.bench_with_input(BenchmarkId::from_parameter(n), &engine, |b, engine| {
+            b.iter(|| black_box(engine.memo_key(black_box(&req))));
         });
     }
     group.finish();

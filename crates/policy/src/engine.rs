@@ -9,9 +9,11 @@ use crate::cedar_inputs::InputBuilder;
 
 use crate::error::PolicyError;
 use crate::index::{Index, PRINCIPAL_TYPES, RESOURCE_TYPES};
+use crate::memo_key::{Abstraction, MemoKey, PathClass};
 use crate::policies::{Policies, PolicyId};
-use crate::request::{Action, Request};
+use crate::request::{Action, Request, Resource};
 use crate::segments::{SEGMENTS_FILE, Segments};
+use crate::usage::Usage;
 
 /// The outcome of one authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,8 @@ pub struct PolicyEngine {
     policies: Policies,
     full: PolicySet,
     buckets: Vec<PolicySet>,
+    /// What each bucket's policies read of the request (for memo keys).
+    usage: Vec<Usage>,
     index: Index,
     segments: Segments,
     inputs: InputBuilder,
@@ -122,13 +126,19 @@ impl PolicyEngine {
 
         let mut index = Index::default();
         let mut members: Vec<Vec<cedar_policy::Policy>> = Vec::new();
+        let mut usage: Vec<Usage> = Vec::new();
         for entry in all.entries() {
+            let used = Usage::of_policy(&entry.policy);
             for bucket in index.insert(&entry.policy) {
                 if members.len() <= bucket {
                     members.resize_with(bucket + 1, Vec::new);
+                    usage.resize_with(bucket + 1, Usage::default);
                 }
                 if let Some(m) = members.get_mut(bucket) {
                     m.push(entry.policy.clone());
+                }
+                if let Some(u) = usage.get_mut(bucket) {
+                    u.merge(&used);
                 }
             }
         }
@@ -159,6 +169,7 @@ impl PolicyEngine {
             policies: all,
             full,
             buckets,
+            usage,
             index,
             segments: segments.clone(),
             inputs,
@@ -219,6 +230,68 @@ impl PolicyEngine {
             n += self.buckets.get(bucket).map_or(0, |s| s.policies().count());
         });
         n
+    }
+
+    /// What the decision of `request` depends on beyond principal, action, resource kind,
+    /// service and segment: the path whole or only through the truth of the `like` / `==`
+    /// tests of the policies in its slice, and which of host, source address, mTLS flag,
+    /// scopes and time those policies read. Requests with equal abstractions and equal other
+    /// inputs get equal decisions (see [`PolicyEngine::memo_key`]).
+    pub fn abstraction(&self, request: &Request) -> Abstraction {
+        let mut out = Abstraction {
+            path: PathClass::Tests(Vec::new()),
+            host: false,
+            source_ip: false,
+            mtls: false,
+            scopes: false,
+            time: false,
+        };
+        let (path, mut whole, route) = match &request.resource {
+            Resource::Route { path, .. } => (path.as_str(), false, true),
+            Resource::Service { path, .. } => (path.as_str(), false, false),
+            // A secret's path is its uid, which the index files policies under.
+            Resource::Secret { path } => (path.as_str(), true, false),
+        };
+        let mut words: Vec<u64> = Vec::new();
+        self.index.for_each_bucket(request, |bucket| {
+            let Some(used) = self.usage.get(bucket) else {
+                return;
+            };
+            // A route's uid is its host and path.
+            let route_uid = route && used.resource_uid;
+            out.host |= used.host || route_uid;
+            out.source_ip |= used.source_ip;
+            out.mtls |= used.mtls;
+            out.scopes |= used.scopes;
+            out.time |= used.time;
+            whole |= used.path_whole || route_uid;
+            if whole {
+                return;
+            }
+            words.push(bucket as u64);
+            for chunk in used.tests.chunks(64) {
+                let mut word = 0u64;
+                for (i, test) in chunk.iter().enumerate() {
+                    if test.holds(path) {
+                        word |= 1 << i;
+                    }
+                }
+                words.push(word);
+            }
+        });
+        out.path = if whole {
+            PathClass::Whole
+        } else {
+            PathClass::Tests(words)
+        };
+        out
+    }
+
+    /// `request` reduced to what its decision depends on (see
+    /// [`PolicyEngine::abstraction`]): two requests with equal keys get equal decisions —
+    /// allowed, determining policies and errors — from this engine.
+    pub fn memo_key<'a>(&self, request: &'a Request) -> MemoKey<'a> {
+        MemoKey::new(request, self.abstraction(request))
     }
 
     /// A human-readable account of the decision: which policies allowed or denied, and why.

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::index::PRINCIPAL_TYPES;
 
 /// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
     /// A mesh peer authenticated by its SVID (`spiffe://<td>/ns/<ns>/sa/<service>`).
     Workload {

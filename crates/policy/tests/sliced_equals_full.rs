@@ -1,5 +1,6 @@
 //! Property: the indexed (sliced) decision equals the full-set decision — allowed, determining
-//! policies and errors — over random policy sets and random requests.
+//! policies and errors — over random policy sets and random requests; and requests with equal
+//! memo keys get equal decisions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -228,12 +229,16 @@ proptest! {
         requests in prop::collection::vec(request_pick(), 1..24),
     ) {
         let engine = build_engine(&specs, &flows);
-        for pick in requests {
-            let request = build_request(pick);
-            let sliced = engine.decide(&request);
-            let full = engine.decide_unindexed(&request);
+        let requests: Vec<Request> = requests.into_iter().map(build_request).collect();
+        let mut by_key = std::collections::HashMap::new();
+        for request in &requests {
+            let sliced = engine.decide(request);
+            let full = engine.decide_unindexed(request);
             prop_assert_eq!(&sliced, &full, "request {:?}", request);
-            prop_assert!(engine.slice_len(&request) <= engine.policies().len());
+            prop_assert!(engine.slice_len(request) <= engine.policies().len());
+            // Equal memo keys, equal decisions (errors included).
+            let earlier = by_key.entry(engine.memo_key(request)).or_insert_with(|| full.clone());
+            prop_assert_eq!(&*earlier, &full, "request {:?}", request);
         }
     }
 }

@@ -8,15 +8,18 @@
 //! denied (`policy_unavailable`, fail closed).
 //!
 //! Cedar costs several microseconds per decision, so each installed state remembers its
-//! decisions for the second they were made in ([`memo`]): a request whose inputs (peer id or
-//! token, method, host, normalised path, service, client address) equal an earlier one's in
-//! the same second gets the same decision without evaluating again. Decisions are pure
-//! functions of those inputs and the set, so this changes no outcome.
+//! decisions for the second they were made in ([`memo`]): a request whose key (peer id or
+//! token, method, service, and of host, normalised path and client address what the sets'
+//! policies read — a path only tested with `like` / `==` by the outcomes of those tests)
+//! equals an earlier one's in the same second gets the same decision without evaluating
+//! again. Decisions are pure functions of the key and the sets, so this changes no outcome.
 
 #[cfg(test)]
 mod cost;
 mod ledger;
 mod memo;
+#[cfg(test)]
+mod memo_keys;
 mod question;
 
 pub use ledger::ShadowLedger;
@@ -29,8 +32,8 @@ use arc_swap::ArcSwap;
 use metrics::Counter;
 use rampart_events::{AuthzRecord, Decision as Outcome, ShadowRecord};
 use rampart_policy::{
-    Decision, Distribution, PolicyEngine, PolicyError, PolicyRelease, Principal, Request,
-    ShadowEntry,
+    Abstraction, Decision, Distribution, PolicyEngine, PolicyError, PolicyRelease, Principal,
+    Request, ShadowEntry,
 };
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -248,47 +251,70 @@ impl AuthzRt {
     }
 }
 
-/// The decisions about `ask`: remembered from an equal request of this second, else made now
-/// (and remembered).
+/// The decisions about `ask`: remembered from a request of this second with an equal key,
+/// else made now (and remembered).
 fn remembered(
     installed: &Installed,
     enforced: &InstalledPolicy,
     ask: &Ask<'_>,
     now: i64,
 ) -> Arc<Decided> {
-    let Some(key) = ask.memo_key(now) else {
-        return Arc::new(decide(&installed.policy, enforced, ask, now));
+    let policy = &installed.policy;
+    let question = ask.question(enforced.engine.segments(), now);
+    // The shadow set's question differs only when its segments do.
+    let shadow_question = match (&question, &policy.shadow) {
+        (Ok(request), Some(shadow)) => question::resegmented(request, shadow.engine.segments()),
+        _ => None,
+    };
+    let (enforced_reads, shadow_reads) = match &question {
+        Ok(request) => (
+            enforced.engine.abstraction(request),
+            policy.shadow.as_ref().map(|s| {
+                s.engine
+                    .abstraction(shadow_question.as_ref().unwrap_or(request))
+            }),
+        ),
+        Err(_) => (
+            Abstraction::everything(),
+            policy.shadow.as_ref().map(|_| Abstraction::everything()),
+        ),
+    };
+    let decide = || decide(policy, enforced, ask, &question, shadow_question.as_ref());
+    let Some(key) = ask.memo_key(now, enforced_reads, shadow_reads) else {
+        return Arc::new(decide());
     };
     let hash = installed.memo.hash(&key);
     if let Some(d) = installed.memo.get(hash, &key) {
         return d;
     }
-    let d = Arc::new(decide(&installed.policy, enforced, ask, now));
+    let d = Arc::new(decide());
     installed.memo.insert(hash, &key, d.clone());
     d
 }
 
-/// Decides `ask` with the enforced set and, if installed, the shadow set.
-fn decide(policy: &PolicyState, enforced: &InstalledPolicy, ask: &Ask<'_>, now: i64) -> Decided {
-    let question = ask.question(enforced.engine.segments(), now);
-    let with = |decide: &dyn Fn(&Request) -> Decision| match &question {
-        Ok(request) => decide(request),
-        Err(_) => no_action(ask),
+/// Decides `question` with the enforced set and, if installed, the shadow set (with
+/// `shadow_question` when its segments make it differ).
+fn decide(
+    policy: &PolicyState,
+    enforced: &InstalledPolicy,
+    ask: &Ask<'_>,
+    question: &Result<Request, Principal>,
+    shadow_question: Option<&Request>,
+) -> Decided {
+    let Ok(request) = question else {
+        return Decided {
+            enforced: no_action(ask),
+            shadow: policy.shadow.as_ref().map(|s| (s.version, no_action(ask))),
+        };
     };
     Decided {
-        enforced: with(&|r| enforced.engine.decide(r)),
-        shadow: policy
-            .shadow
-            .as_ref()
-            .map(|s| (s.version, with(&|r| decide_shadow(s, r)))),
-    }
-}
-
-/// The shadow set's decision; the segments are its own (a dry run may change them).
-fn decide_shadow(shadow: &InstalledPolicy, request: &Request) -> Decision {
-    match question::resegmented(request, shadow.engine.segments()) {
-        Some(other) => shadow.engine.decide(&other),
-        None => shadow.engine.decide(request),
+        enforced: enforced.engine.decide(request),
+        shadow: policy.shadow.as_ref().map(|s| {
+            (
+                s.version,
+                s.engine.decide(shadow_question.unwrap_or(request)),
+            )
+        }),
     }
 }
 

@@ -22,6 +22,14 @@ forbid(principal, action, resource is Rampart::Route)
 when { resource.path like "/admin*" };
 "#;
 
+/// The same decisions, but a policy reads the path other than by `like` / `==`: the memo key
+/// holds the whole path, so distinct paths are decided by Cedar every time.
+const WHOLE_PATH: &str = r#"
+@id("no-x")
+forbid(principal, action, resource is Rampart::Route)
+when { ["/x"].contains(resource.path) };
+"#;
+
 #[test]
 #[ignore = "a measurement, not a check: run by hand in release"]
 fn authorize_per_request() {
@@ -33,23 +41,32 @@ fn authorize_per_request() {
     let metrics = Metrics::new();
     let snap = Snapshot::compile(&config, 1, None, &metrics, None).unwrap();
     let route = snap.routes[0].clone();
-    let rt = AuthzRt::new(&metrics);
-    let source = PolicySource {
-        files: BTreeMap::from([("p.cedar".to_owned(), POLICIES.to_owned())]),
-        segments: Default::default(),
+    let runtime = |files: &[&str]| {
+        let rt = AuthzRt::new(&metrics);
+        let source = PolicySource {
+            files: files
+                .iter()
+                .enumerate()
+                .map(|(i, text)| (format!("p{i}.cedar"), (*text).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            segments: Default::default(),
+        };
+        let release = PolicyRelease {
+            version: 1,
+            digest: source.digest(),
+            source,
+        };
+        rt.install(
+            PolicyState::compile(&Distribution {
+                enforced: Some(release),
+                shadow: None,
+            })
+            .unwrap(),
+        );
+        rt
     };
-    let release = PolicyRelease {
-        version: 1,
-        digest: source.digest(),
-        source,
-    };
-    rt.install(
-        PolicyState::compile(&Distribution {
-            enforced: Some(release),
-            shadow: None,
-        })
-        .unwrap(),
-    );
+    let tested = runtime(&[POLICIES]);
+    let whole = runtime(&[POLICIES, WHOLE_PATH]);
     let conn = ConnInfo {
         peer: "127.0.0.1:5000".parse().unwrap(),
         listener: Arc::from("http"),
@@ -58,7 +75,7 @@ fn authorize_per_request() {
         client_cert: None,
     };
     let paths: Vec<String> = (0..20_000).map(|i| format!("/public/{i}")).collect();
-    let run = |label: &str, paths: &[String]| {
+    let run = |label: &str, rt: &AuthzRt, paths: &[String]| {
         let n = 20_000;
         let start = Instant::now();
         let mut allowed = 0;
@@ -83,6 +100,19 @@ fn authorize_per_request() {
         println!("{label}: {per:.2} µs per request ({allowed} allowed)");
         assert_eq!(allowed, n);
     };
-    run("same request (memo hits)", &["/public/a".to_owned()]);
-    run("distinct paths (Cedar every time)", &paths);
+    run(
+        "same request (memo hits)",
+        &tested,
+        &["/public/a".to_owned()],
+    );
+    run(
+        "distinct paths, tested by like (memo hits)",
+        &tested,
+        &paths,
+    );
+    run(
+        "distinct paths, read whole (Cedar every time)",
+        &whole,
+        &paths,
+    );
 }

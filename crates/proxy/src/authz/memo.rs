@@ -1,15 +1,17 @@
 //! Decisions remembered for the second they were made in.
 //!
-//! A decision is a pure function of the installed set and the request, and the request is a
+//! A decision is a pure function of the installed sets and the request, and the request is a
 //! function of a few borrowed inputs: the mesh peer's id or the verified bearer token (whose
 //! claims give the principal and the scopes), the method, host, normalised path, called
-//! service, client address, and the time in unix seconds. Requests with equal inputs in the
-//! same second get the remembered decision, so repeated calls skip Cedar; the memo is emptied
-//! when the second changes and belongs to one installed set (a new set starts a new memo).
-//! Bounded: at most [`MAX_ENTRIES`] decisions per second, beyond which requests are simply
-//! decided.
+//! service, client address, and the time in unix seconds. Of host, path and address the key
+//! holds only what the sets' policies read ([`rampart_policy::PolicyEngine::abstraction`]): a
+//! path that policies only test with `like` / `==` is stood for by the tests' outcomes.
+//! Requests with equal keys in the same second get the remembered decision, so repeated calls
+//! skip Cedar; the memo is emptied when the second changes and belongs to one installed set
+//! (a new set starts a new memo). Bounded: at most [`MAX_ENTRIES`] decisions per second,
+//! beyond which requests are simply decided.
 
-use rampart_policy::Decision;
+use rampart_policy::{Abstraction, Decision};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
@@ -19,21 +21,33 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub const MAX_ENTRIES: usize = 16 * 1024;
 const SHARDS: usize = 8;
 
-/// The inputs of one request's decision, borrowed from the request. No `Debug`: it holds a
-/// bearer token.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// What one request's decision depends on, borrowed from the request where it can be. No
+/// `Debug`: it holds a bearer token.
+///
+/// The engines' [`Abstraction`]s say which inputs their policies read for this request: host,
+/// path and client address are in the key only when read (the path only when some policy
+/// needs it whole; otherwise the outcomes of the path tests, inside the abstractions, stand for
+/// it).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Key<'a> {
     /// The mesh peer's SPIFFE id.
     pub peer: Option<&'a str>,
     /// The verified bearer token.
     pub token: Option<&'a str>,
     pub method: &'a str,
-    pub host: &'a str,
-    pub path: &'a str,
+    /// The host, when a policy reads it.
+    pub host: Option<&'a str>,
+    /// The normalised path, when a policy needs it whole.
+    pub path: Option<&'a str>,
     /// The called service, and whether as a mesh `Service` (else a `Route`).
     pub service: &'a str,
     pub mesh: bool,
-    pub client: IpAddr,
+    /// The client address, when a policy reads it.
+    pub client: Option<IpAddr>,
+    /// What the enforced set reads of this request.
+    pub enforced: Abstraction,
+    /// What the shadow set reads of it, when one is installed.
+    pub shadow: Option<Abstraction>,
     /// Unix seconds.
     pub time: i64,
 }
@@ -63,11 +77,13 @@ struct Owned {
     peer: Option<Box<str>>,
     token: Option<Box<str>>,
     method: Box<str>,
-    host: Box<str>,
-    path: Box<str>,
+    host: Option<Box<str>>,
+    path: Option<Box<str>>,
     service: Box<str>,
     mesh: bool,
-    client: IpAddr,
+    client: Option<IpAddr>,
+    enforced: Abstraction,
+    shadow: Option<Abstraction>,
 }
 
 impl Memo {
@@ -122,6 +138,22 @@ impl Memo {
     }
 }
 
+#[cfg(test)]
+impl Memo {
+    /// How many decisions are remembered.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entries
+                    .len()
+            })
+            .sum()
+    }
+}
+
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Memo").finish_non_exhaustive()
@@ -139,11 +171,13 @@ impl Owned {
         self.peer.as_deref() == k.peer
             && self.token.as_deref() == k.token
             && &*self.method == k.method
-            && &*self.host == k.host
-            && &*self.path == k.path
+            && self.host.as_deref() == k.host
+            && self.path.as_deref() == k.path
             && &*self.service == k.service
             && self.mesh == k.mesh
             && self.client == k.client
+            && self.enforced == k.enforced
+            && self.shadow == k.shadow
     }
 }
 
@@ -153,11 +187,13 @@ impl From<&Key<'_>> for Owned {
             peer: k.peer.map(Box::from),
             token: k.token.map(Box::from),
             method: k.method.into(),
-            host: k.host.into(),
-            path: k.path.into(),
+            host: k.host.map(Box::from),
+            path: k.path.map(Box::from),
             service: k.service.into(),
             mesh: k.mesh,
             client: k.client,
+            enforced: k.enforced.clone(),
+            shadow: k.shadow.clone(),
         }
     }
 }
@@ -171,11 +207,13 @@ mod tests {
             peer: None,
             token: Some("a.b.c"),
             method: "GET",
-            host: "h",
-            path,
+            host: Some("h"),
+            path: Some(path),
             service: "svc",
             mesh: false,
-            client: IpAddr::from([127, 0, 0, 1]),
+            client: Some(IpAddr::from([127, 0, 0, 1])),
+            enforced: Abstraction::everything(),
+            shadow: None,
             time,
         }
     }
@@ -202,7 +240,7 @@ mod tests {
         // Another input is another decision.
         let other = key("/b", 100);
         assert!(m.get(m.hash(&other), &other).is_none());
-        let mut other = k;
+        let mut other = k.clone();
         other.token = Some("a.b.d");
         assert!(m.get(m.hash(&other), &other).is_none());
         // The next second forgets.

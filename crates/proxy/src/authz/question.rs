@@ -6,7 +6,7 @@ use crate::shared::ConnInfo;
 use crate::snapshot::RouteRt;
 use http::Method;
 use rampart_core::spiffe::SpiffeId;
-use rampart_policy::{Action, Context, Principal, Request, Resource, Segments};
+use rampart_policy::{Abstraction, Action, Context, Principal, Request, Resource, Segments};
 use rampart_token::Verified;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,23 +53,36 @@ impl Ask<'_> {
         })
     }
 
-    /// What the decision of this request depends on, or `None` when that cannot be told
-    /// from borrowed inputs (a verified token without its text): such requests are decided
-    /// every time.
-    pub fn memo_key(&self, now: i64) -> Option<Key<'_>> {
+    /// What the decision of this request depends on, given what the enforced (and shadow)
+    /// set read of it; `None` when that cannot be told from borrowed inputs (a verified token
+    /// without its text): such requests are decided every time.
+    pub fn memo_key(
+        &self,
+        now: i64,
+        enforced: Abstraction,
+        shadow: Option<Abstraction>,
+    ) -> Option<Key<'_>> {
         if self.verified.is_some() && self.token.is_none() {
             return None;
         }
+        let read = |f: fn(&Abstraction) -> bool| f(&enforced) || shadow.as_ref().is_some_and(f);
+        let (host, path, client) = (
+            read(|a| a.host),
+            read(Abstraction::path_whole),
+            read(|a| a.source_ip),
+        );
         let (service, mesh) = self.service();
         Some(Key {
             peer: self.conn.peer_id.as_ref().map(|(id, _)| &**id),
             token: self.token.filter(|_| self.verified.is_some()),
             method: self.method.as_str(),
-            host: self.host,
-            path: self.path,
+            host: host.then_some(self.host),
+            path: path.then_some(self.path),
             service,
             mesh,
-            client: self.client,
+            client: client.then_some(self.client),
+            enforced,
+            shadow,
             time: now,
         })
     }
