@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod policy;
+mod secrets;
 pub use policy::*;
+pub use secrets::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +64,12 @@ pub enum Command {
     /// Network segments: render them for the network layer.
     #[command(subcommand)]
     Segments(SegmentsCommand),
+    /// The secrets store's seal and keys: init, unseal, seal, status, rotate-root.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Secrets (KV v2, Vault-compatible): put, get, list, delete, undelete, rotate.
+    #[command(subcommand)]
+    Secret(SecretCommand),
 }
 
 #[derive(Debug, Subcommand)]

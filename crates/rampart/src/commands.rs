@@ -4,7 +4,9 @@ mod config;
 mod gateway;
 mod identity;
 mod oauth;
+mod operator;
 mod policy;
+mod secret;
 mod segments;
 mod sidecar;
 mod status;
@@ -18,6 +20,8 @@ use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Operator(command) => operator::run(command),
+        Command::Secret(command) => secret::run(command),
         Command::Up(args) => up::run(args),
         Command::Gateway(args) => gateway::run(args),
         Command::Config(ConfigCommand::Check { file, json }) => config::check(&file, json),

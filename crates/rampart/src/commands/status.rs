@@ -15,8 +15,13 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .status()
             .await
             .with_context(|| format!("cannot get status from {}", args.control))?;
+        let seal = super::secret::seal_status(&args.control, &args.auth).await;
         if args.json {
-            say!("{}", serde_json::to_string_pretty(&status)?);
+            let mut out = serde_json::to_value(&status)?;
+            if let (Some(map), Some(seal)) = (out.as_object_mut(), seal) {
+                map.insert("secrets".to_owned(), seal);
+            }
+            say!("{}", serde_json::to_string_pretty(&out)?);
             return Ok(ExitCode::SUCCESS);
         }
         let h = &status.health;
@@ -28,6 +33,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             h.store,
             h.uptime_secs
         );
+        if let Some(seal) = &seal {
+            say!("{}", seal_line(seal));
+        }
         if status.proxies.is_empty() {
             say!("no proxies have reported");
         } else {
@@ -64,6 +72,17 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The secrets store's state in one line, from `/v1/sys/seal-status`.
+fn seal_line(seal: &serde_json::Value) -> String {
+    let state = match (seal["initialized"] == true, seal["sealed"] == true) {
+        (false, _) => "not initialized",
+        (true, true) => "sealed",
+        (true, false) => "unsealed",
+    };
+    let kind = seal["type"].as_str().unwrap_or("?");
+    format!("secrets store: {state} ({kind} seal)")
 }
 
 /// A control-plane client from the command line's (or environment's) credentials.

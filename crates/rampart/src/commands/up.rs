@@ -34,6 +34,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("rampart.db").display()));
         let store = Store::open(&store_url).await.context("cannot open the store")?;
+        // The secrets store: auto-unsealed from its root key, or sealed until `rampart operator
+        // unseal` (shamir). A wrong root key stops the start rather than serving sealed.
+        let secrets = rampart_secrets::Secrets::open(store.clone(), &config.secrets, dir)
+            .await
+            .context("cannot open the secrets store")?;
         let token_path = dir.join("admin-token");
         let token = AdminToken::load_or_create(&token_path)?;
         let bus = EventBus::default();
@@ -63,7 +68,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             access_token_ttl: config.oauth.access_token_ttl.0,
         };
         // The configuration's `policy` section is seeded into the versioned history.
-        let control = ControlPlane::start_with_policy(ControlOptions {
+        let control = ControlPlane::start_with_secrets(ControlOptions {
             listen: config.control.listen,
             tls,
             token,
@@ -77,7 +82,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             bundle,
             svid_ttl: config.ca.svid_ttl.0,
             workload_ttl: rampart_control::DEFAULT_WORKLOAD_TTL,
-        }, rampart_control::Limits::default(), oauth, config.policy.clone())
+        }, rampart_control::Limits::default(), oauth, config.policy.clone(), Some(secrets.clone()))
         .await
         .context("cannot start the control plane")?;
         let control = Arc::new(control);
@@ -125,6 +130,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         println!("Rampart {} is up (data in {})", rampart_core::VERSION, dir.display());
         super::gateway::print_listeners(&gateway, Some(&dir.join(CA_FILE)));
         println!("  control API      https://{}   (admin token in {})", control.local_addr(), token_path.display());
+        println!("  secrets          {}", secrets_summary(&secrets.status()));
         if let Some((_, addr)) = gateway.listeners().iter().find(|(n, _)| !gateway.is_tls(n)) {
             println!("Try: curl http://{addr}/api/hello");
         }
@@ -159,6 +165,21 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// One line on the secrets store's seal state for the start banner.
+fn secrets_summary(status: &rampart_secrets::SealStatus) -> String {
+    match (status.initialized, status.sealed) {
+        (true, false) => format!("unsealed ({} seal)", status.seal_type),
+        (true, true) => format!(
+            "sealed: run `rampart operator unseal` with {} of {} shares",
+            status.threshold, status.shares
+        ),
+        (false, _) => {
+            "not initialized: run `rampart operator init`, then `rampart operator unseal`"
+                .to_owned()
+        }
+    }
 }
 
 /// The certificate clients of this control plane and gateway trust: the local root, or the

@@ -31,6 +31,7 @@ pub(super) fn routes() -> Router<SharedState> {
         .route("/v1/secret/{*rest}", any(kv::dispatch))
         .route("/v1/sys/seal-status", get(sys::seal_status))
         .route("/v1/sys/health", get(sys::health).head(sys::health))
+        .route("/v1/sys/leader", get(sys::leader))
         .route(
             "/v1/sys/init",
             get(sys::init_status).put(sys::init).post(sys::init),

@@ -47,6 +47,26 @@ pub(crate) async fn seal_status(State(state): State<SharedState>) -> Response {
     }
 }
 
+/// `GET /v1/sys/leader` (no authentication): Rampart runs no HA cluster of secrets servers,
+/// which `bao status` / `vault status` read as `ha_enabled: false`.
+pub(crate) async fn leader(State(state): State<SharedState>) -> Response {
+    match &state.secrets.secrets {
+        Some(_) => vault::json(
+            StatusCode::OK,
+            &json!({
+                "ha_enabled": false,
+                "is_self": false,
+                "leader_address": "",
+                "leader_cluster_address": "",
+                "performance_standby": false,
+                "raft_committed_index": 0,
+                "raft_applied_index": 0,
+            }),
+        ),
+        None => disabled(),
+    }
+}
+
 /// `GET /v1/sys/health` (no authentication): `200` unsealed, `503` sealed, `501` not
 /// initialized (or `sealedcode` / `uninitcode` from the query).
 pub(crate) async fn health(State(state): State<SharedState>, query: RawQuery) -> Response {
