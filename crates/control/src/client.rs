@@ -4,6 +4,7 @@
 mod mesh;
 mod oauth;
 mod policy;
+mod vault;
 mod watch;
 
 use std::{
@@ -32,6 +33,7 @@ use crate::{
     },
 };
 
+pub use self::vault::VaultReply;
 pub use self::watch::{MeshWatch, WATCH_SILENCE};
 
 /// Where the CLI finds the control plane unless told otherwise.

@@ -34,7 +34,7 @@ mod server;
 
 pub use crate::admin_token::AdminToken;
 pub use crate::client::{
-    CA_ENV, ControlClient, DEFAULT_CONTROL_URL, MeshWatch, TOKEN_ENV, WATCH_SILENCE,
+    CA_ENV, ControlClient, DEFAULT_CONTROL_URL, MeshWatch, TOKEN_ENV, VaultReply, WATCH_SILENCE,
     default_ca_path, default_token_path,
 };
 pub use crate::error::ControlError;

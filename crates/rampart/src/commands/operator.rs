@@ -9,7 +9,7 @@ use http::Method;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::secret::api::VaultApi;
+use super::secret::vault::{self, expect_ok};
 use crate::cli::{ControlArgs, OperatorCommand, OperatorInitArgs, OperatorUnsealArgs};
 use crate::output::say;
 
@@ -27,10 +27,9 @@ pub fn run(command: OperatorCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn init(args: OperatorInitArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let body = json!({ "secret_shares": args.shares, "secret_threshold": args.threshold });
-    let answer = api
-        .expect_ok(Method::PUT, "/v1/sys/init", Some(&body))
+    let answer = expect_ok(&api, Method::PUT, "/v1/sys/init", Some(&body))
         .await
         .context("cannot initialize the secrets store")?;
     let keys: Vec<Zeroizing<String>> = answer["keys"]
@@ -66,7 +65,7 @@ async fn init(args: OperatorInitArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn unseal(args: OperatorUnsealArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, false)?;
+    let api = vault::client(&args.control, false)?;
     let body = if args.reset {
         json!({ "reset": true })
     } else {
@@ -79,9 +78,11 @@ async fn unseal(args: OperatorUnsealArgs) -> anyhow::Result<ExitCode> {
         }
         json!({ "key": share.as_str() })
     };
-    let reply = api.call(Method::PUT, "/v1/sys/unseal", Some(&body)).await?;
-    if !reply.status.is_success() {
-        return Err(reply.error()).context(if args.reset {
+    let reply = api
+        .vault(Method::PUT, "/v1/sys/unseal", Some(&body))
+        .await?;
+    if !reply.is_success() {
+        return Err(vault::error(&reply)).context(if args.reset {
             "cannot reset the unseal progress"
         } else {
             "the share was refused; the shares given so far are forgotten if they did not match"
@@ -92,8 +93,8 @@ async fn unseal(args: OperatorUnsealArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn seal(args: ControlArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args, true)?;
-    api.expect_ok(Method::PUT, "/v1/sys/seal", None)
+    let api = vault::client(&args, true)?;
+    expect_ok(&api, Method::PUT, "/v1/sys/seal", None)
         .await
         .context("cannot seal the secrets store")?;
     say!("sealed: data requests answer 503 until the store is unsealed");
@@ -101,14 +102,13 @@ async fn seal(args: ControlArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args, false)?;
-    let seal = api
-        .expect_ok(Method::GET, "/v1/sys/seal-status", None)
+    let api = vault::client(&args, false)?;
+    let seal = expect_ok(&api, Method::GET, "/v1/sys/seal-status", None)
         .await
         .with_context(|| format!("cannot get the seal status from {}", api.url()))?;
     // The key status needs the admin token, and an unsealed store.
-    let keys = match api.call(Method::GET, "/v1/sys/key-status", None).await {
-        Ok(reply) if reply.status.is_success() => Some(reply.body),
+    let keys = match api.vault(Method::GET, "/v1/sys/key-status", None).await {
+        Ok(reply) if reply.is_success() => Some(reply.body),
         _ => None,
     };
     if args.json {
@@ -130,13 +130,11 @@ async fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn rotate_root(args: ControlArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args, true)?;
-    api.expect_ok(Method::PUT, "/v1/sys/rotate", None)
+    let api = vault::client(&args, true)?;
+    expect_ok(&api, Method::PUT, "/v1/sys/rotate", None)
         .await
         .context("cannot rotate the key-encryption key")?;
-    let keys = api
-        .expect_ok(Method::GET, "/v1/sys/key-status", None)
-        .await?;
+    let keys = expect_ok(&api, Method::GET, "/v1/sys/key-status", None).await?;
     let keys = keys.get("data").cloned().unwrap_or(keys);
     if args.json {
         say!("{keys}");

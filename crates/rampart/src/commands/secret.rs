@@ -1,17 +1,18 @@
 //! `rampart secret put|get|list|delete|undelete|rotate`: the KV v2 store through the control
 //! plane's Vault-compatible API (mount `secret`).
 
-pub mod api;
 mod fields;
 mod rotate;
+pub mod vault;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use http::{Method, StatusCode};
+use http::Method;
+use rampart_control::ControlClient;
 use serde_json::{Value, json};
 
-use self::api::VaultApi;
+use self::vault::expect_ok;
 use crate::cli::{
     SecretCommand, SecretDeleteArgs, SecretGetArgs, SecretListArgs, SecretPutArgs,
     SecretUndeleteArgs,
@@ -34,7 +35,7 @@ pub fn run(command: SecretCommand) -> anyhow::Result<ExitCode> {
 
 async fn put(args: SecretPutArgs) -> anyhow::Result<ExitCode> {
     let data = fields::parse(&args.fields, &mut std::io::stdin().lock())?;
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let version = write(&api, &args.path, data, args.cas).await?;
     if args.control.json {
         say!("{}", json!({ "path": args.path, "version": version }));
@@ -45,15 +46,15 @@ async fn put(args: SecretPutArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn get(args: SecretGetArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let mut path = format!("/v1/secret/data/{}", url_path(&args.path));
     if let Some(v) = args.version {
         path.push_str(&format!("?version={v}"));
     }
-    let reply = api.call(Method::GET, &path, None).await?;
-    let gone = reply.status == StatusCode::NOT_FOUND;
-    if !reply.status.is_success() && !gone {
-        return Err(reply.error());
+    let reply = api.vault(Method::GET, &path, None).await?;
+    let gone = reply.status == 404;
+    if !reply.is_success() && !gone {
+        return Err(vault::error(&reply));
     }
     let meta = &reply.body["data"]["metadata"];
     let Some(data) = reply.body["data"]["data"].as_object() else {
@@ -96,13 +97,13 @@ async fn get(args: SecretGetArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(args: SecretListArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let prefix = args.prefix.trim_matches('/');
     let path = format!("/v1/secret/metadata/{}?list=true", url_path(prefix));
-    let reply = api.call(Method::GET, &path, None).await?;
+    let reply = api.vault(Method::GET, &path, None).await?;
     let keys: Vec<String> = match reply.status {
-        StatusCode::NOT_FOUND => Vec::new(),
-        s if s.is_success() => reply.body["data"]["keys"]
+        404 => Vec::new(),
+        _ if reply.is_success() => reply.body["data"]["keys"]
             .as_array()
             .map(|keys| {
                 keys.iter()
@@ -110,7 +111,7 @@ async fn list(args: SecretListArgs) -> anyhow::Result<ExitCode> {
                     .collect()
             })
             .unwrap_or_default(),
-        _ => return Err(reply.error()),
+        _ => return Err(vault::error(&reply)),
     };
     if args.control.json {
         say!("{}", json!(keys));
@@ -123,15 +124,19 @@ async fn list(args: SecretListArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn delete(args: SecretDeleteArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let p = url_path(&args.path);
     let what = if args.all {
-        api.expect_ok(Method::DELETE, &format!("/v1/secret/metadata/{p}"), None)
-            .await?;
+        expect_ok(
+            &api,
+            Method::DELETE,
+            &format!("/v1/secret/metadata/{p}"),
+            None,
+        )
+        .await?;
         "deleted with all its versions and metadata".to_owned()
     } else if args.versions.is_empty() {
-        api.expect_ok(Method::DELETE, &format!("/v1/secret/data/{p}"), None)
-            .await?;
+        expect_ok(&api, Method::DELETE, &format!("/v1/secret/data/{p}"), None).await?;
         "latest version deleted (undo with `rampart secret undelete`)".to_owned()
     } else {
         let (op, done) = if args.destroy {
@@ -140,8 +145,13 @@ async fn delete(args: SecretDeleteArgs) -> anyhow::Result<ExitCode> {
             ("delete", "deleted (undo with `rampart secret undelete`)")
         };
         let body = json!({ "versions": args.versions });
-        api.expect_ok(Method::POST, &format!("/v1/secret/{op}/{p}"), Some(&body))
-            .await?;
+        expect_ok(
+            &api,
+            Method::POST,
+            &format!("/v1/secret/{op}/{p}"),
+            Some(&body),
+        )
+        .await?;
         format!("versions {} {done}", join(&args.versions))
     };
     say!("`{}`: {what}", args.path);
@@ -149,10 +159,10 @@ async fn delete(args: SecretDeleteArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn undelete(args: SecretUndeleteArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let body = json!({ "versions": args.versions });
     let path = format!("/v1/secret/undelete/{}", url_path(&args.path));
-    api.expect_ok(Method::POST, &path, Some(&body)).await?;
+    expect_ok(&api, Method::POST, &path, Some(&body)).await?;
     say!(
         "`{}`: versions {} restored",
         args.path,
@@ -163,7 +173,7 @@ async fn undelete(args: SecretUndeleteArgs) -> anyhow::Result<ExitCode> {
 
 /// Writes `data` as a new version of `path` (with `cas` when given); returns its number.
 async fn write(
-    api: &VaultApi,
+    api: &ControlClient,
     path: &str,
     data: serde_json::Map<String, Value>,
     cas: Option<u64>,
@@ -172,14 +182,14 @@ async fn write(
     if let Some(cas) = cas {
         body["options"]["cas"] = json!(cas);
     }
-    let answer = api
-        .expect_ok(
-            Method::POST,
-            &format!("/v1/secret/data/{}", url_path(path)),
-            Some(&body),
-        )
-        .await
-        .with_context(|| format!("cannot write `{path}`"))?;
+    let answer = expect_ok(
+        api,
+        Method::POST,
+        &format!("/v1/secret/data/{}", url_path(path)),
+        Some(&body),
+    )
+    .await
+    .with_context(|| format!("cannot write `{path}`"))?;
     answer["data"]["version"]
         .as_u64()
         .context("the control plane's answer has no version number")
@@ -196,12 +206,12 @@ fn join(versions: &[u64]) -> String {
 /// The secrets store's seal status (`GET /v1/sys/seal-status`), or `None` when the control
 /// plane has no secrets store or cannot be asked.
 pub async fn seal_status(url: &str, auth: &crate::cli::ControlAuth) -> Option<Value> {
-    let api = VaultApi::from_parts(url, auth, false).ok()?;
+    let api = vault::client_from_parts(url, auth, false).ok()?;
     let reply = api
-        .call(Method::GET, "/v1/sys/seal-status", None)
+        .vault(Method::GET, "/v1/sys/seal-status", None)
         .await
         .ok()?;
-    reply.status.is_success().then_some(reply.body)
+    reply.is_success().then_some(reply.body)
 }
 
 /// `path` with every byte outside `A-Z a-z 0-9 - . _ ~ /` percent-encoded.

@@ -5,11 +5,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use http::{Method, StatusCode};
+use http::Method;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use super::api::VaultApi;
+use super::vault;
 use super::{url_path, write};
 use crate::cli::SecretRotateArgs;
 use crate::output::say;
@@ -19,11 +19,11 @@ use crate::output::say;
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 pub async fn run(args: SecretRotateArgs) -> anyhow::Result<ExitCode> {
-    let api = VaultApi::new(&args.control, true)?;
+    let api = vault::client(&args.control, true)?;
     let path = format!("/v1/secret/data/{}", url_path(&args.path));
-    let reply = api.call(Method::GET, &path, None).await?;
+    let reply = api.vault(Method::GET, &path, None).await?;
     let (mut data, current) = match reply.status {
-        s if s.is_success() => {
+        _ if reply.is_success() => {
             let data = reply.body["data"]["data"]
                 .as_object()
                 .cloned()
@@ -34,17 +34,17 @@ pub async fn run(args: SecretRotateArgs) -> anyhow::Result<ExitCode> {
             (data, version)
         }
         // Never written (or its latest version is deleted): the fields named make a new one.
-        StatusCode::NOT_FOUND if !args.fields.is_empty() => {
+        404 if !args.fields.is_empty() => {
             let version = reply.body["data"]["metadata"]["version"]
                 .as_u64()
                 .unwrap_or(0);
             (Map::new(), version)
         }
-        StatusCode::NOT_FOUND => anyhow::bail!(
+        404 => anyhow::bail!(
             "no secret at `{}` (name the fields to create with `--field`)",
             args.path
         ),
-        _ => return Err(reply.error()),
+        _ => return Err(vault::error(&reply)),
     };
     let fields = chosen_fields(&data, &args.fields, &args.path)?;
     let mut fresh = Map::new();
