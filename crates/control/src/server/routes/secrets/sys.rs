@@ -120,16 +120,9 @@ pub(crate) async fn init(
     body: Bytes,
 ) -> Response {
     let client = client.map(|c| c.0.0);
-    let presented = Presented {
-        headers: &headers,
-        client,
-        peer: None,
-    };
-    if let Err(e) = authn::is_admin(&state, &presented) {
-        return e.into_response();
-    }
-    let Some(secrets) = &state.secrets.secrets else {
-        return disabled();
+    let secrets = match admin_secrets(&state, client, &headers) {
+        Ok(secrets) => secrets,
+        Err(refused) => return *refused,
     };
     let request: InitRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -214,16 +207,9 @@ pub(crate) async fn seal(
     headers: HeaderMap,
 ) -> Response {
     let client = client.map(|c| c.0.0);
-    let presented = Presented {
-        headers: &headers,
-        client,
-        peer: None,
-    };
-    if let Err(e) = authn::is_admin(&state, &presented) {
-        return e.into_response();
-    }
-    let Some(secrets) = &state.secrets.secrets else {
-        return disabled();
+    let secrets = match admin_secrets(&state, client, &headers) {
+        Ok(secrets) => secrets,
+        Err(refused) => return *refused,
     };
     secrets.seal();
     state
@@ -240,16 +226,9 @@ pub(crate) async fn rotate(
     headers: HeaderMap,
 ) -> Response {
     let client = client.map(|c| c.0.0);
-    let presented = Presented {
-        headers: &headers,
-        client,
-        peer: None,
-    };
-    if let Err(e) = authn::is_admin(&state, &presented) {
-        return e.into_response();
-    }
-    let Some(secrets) = &state.secrets.secrets else {
-        return disabled();
+    let secrets = match admin_secrets(&state, client, &headers) {
+        Ok(secrets) => secrets,
+        Err(refused) => return *refused,
     };
     match secrets.rotate_root().await {
         Ok(status) => {
@@ -270,16 +249,9 @@ pub(crate) async fn key_status(
     headers: HeaderMap,
 ) -> Response {
     let client = client.map(|c| c.0.0);
-    let presented = Presented {
-        headers: &headers,
-        client,
-        peer: None,
-    };
-    if let Err(e) = authn::is_admin(&state, &presented) {
-        return e.into_response();
-    }
-    let Some(secrets) = &state.secrets.secrets else {
-        return disabled();
+    let secrets = match admin_secrets(&state, client, &headers) {
+        Ok(secrets) => secrets,
+        Err(refused) => return *refused,
     };
     match secrets.key_status().await {
         Ok(status) => {
@@ -400,6 +372,26 @@ async fn authenticated(
         Some(_) => Ok(caller),
         None => Err(disabled()),
     }
+}
+
+/// The secrets store, for a caller that presented the admin token; else the refusal (403, or
+/// 404 when no store is served).
+fn admin_secrets<'s>(
+    state: &'s SharedState,
+    client: Option<std::net::SocketAddr>,
+    headers: &HeaderMap,
+) -> Result<&'s Secrets, Box<Response>> {
+    let presented = Presented {
+        headers,
+        client,
+        peer: None,
+    };
+    authn::is_admin(state, &presented).map_err(|e| Box::new(e.into_response()))?;
+    state
+        .secrets
+        .secrets
+        .as_ref()
+        .ok_or_else(|| Box::new(disabled()))
 }
 
 fn seal_body(state: &SharedState, secrets: &Secrets) -> Value {
