@@ -21,12 +21,23 @@ pub struct RampartProcess {
     dir: TempDir,
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), and that
+/// this process has not handed out before: the kernel may offer a released port again at once,
+/// and two parts of one test (or two tests running side by side) must not get the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    static ISSUED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut issued = ISSUED.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind 127.0.0.1:0")
+            .port();
+        if !issued.contains(&port) {
+            issued.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh free port on 127.0.0.1 after 1000 tries");
 }
 
 // === impl RampartProcess ===

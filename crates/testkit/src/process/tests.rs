@@ -74,3 +74,13 @@ fn free_port_is_bindable() {
     assert_ne!(port, 0);
     std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
 }
+
+#[test]
+fn free_ports_are_never_handed_out_twice() {
+    // Released ports come back from the kernel quickly; the harness must not repeat them.
+    let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+    let mut unique = ports.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ports.len());
+}
