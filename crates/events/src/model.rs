@@ -10,6 +10,74 @@ use std::time::SystemTime;
 pub enum Event {
     Access(Box<AccessEvent>),
     Security(SecurityEvent),
+    /// A change made by an administrator or an operator (config, policy, keys, clients,
+    /// identities), with its actor.
+    Admin(AdminEvent),
+}
+
+/// The outcome of an administrative action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+/// An administrative change, with who made it (see `docs/events.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminEvent {
+    #[serde(rename = "@timestamp", with = "unix_millis")]
+    pub time: SystemTime,
+    /// Dotted action name, e.g. `policy.apply`, `secret.rotate`, `oauth.client.create`.
+    #[serde(rename = "event.action")]
+    pub action: String,
+    #[serde(rename = "service.name")]
+    pub source: String,
+    /// Who did it: `admin-token`, a SPIFFE id, an OAuth client id, `operator` (local CLI).
+    #[serde(rename = "user.id")]
+    pub actor: String,
+    /// What was changed: a policy version, a secret path, a client id, a serial. Never a value.
+    #[serde(rename = "rampart.target")]
+    pub target: String,
+    #[serde(rename = "event.outcome")]
+    pub outcome: Outcome,
+    #[serde(rename = "client.address", skip_serializing_if = "Option::is_none")]
+    pub client: Option<SocketAddr>,
+    #[serde(rename = "event.reason", skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+// === impl AdminEvent ===
+
+impl AdminEvent {
+    pub fn new(
+        action: impl Into<String>,
+        source: &str,
+        actor: impl Into<String>,
+        target: impl Into<String>,
+        outcome: Outcome,
+    ) -> Self {
+        Self {
+            time: SystemTime::now(),
+            action: action.into(),
+            source: source.to_string(),
+            actor: actor.into(),
+            target: target.into(),
+            outcome,
+            client: None,
+            detail: String::new(),
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    pub fn with_client(mut self, client: Option<SocketAddr>) -> Self {
+        self.client = client;
+        self
+    }
 }
 
 /// Whether the door let a request through.
@@ -138,6 +206,12 @@ pub enum SecurityKind {
     SecretIntegrity,
     /// The secrets store was initialised, unsealed, sealed, or its keys rotated.
     SecretsSeal,
+    /// A proxy's event spool was full and, as configured (`drop_oldest`), its oldest events
+    /// were dropped; the detail holds the count. An alarm: events were lost.
+    EventsDropped,
+    /// A proxy's event spool was full and, as configured (`block`), the proxy sheds requests
+    /// with 503 until the collector catches up; no event is lost.
+    EventsBlocked,
 }
 
 /// A security-relevant occurrence, outside or beside an access event.
