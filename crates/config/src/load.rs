@@ -14,7 +14,7 @@ use std::path::Path;
 pub const QUICKSTART: &str = include_str!("../../../examples/quickstart.yaml");
 
 const TOP_KEYS: &[&str] = &[
-    "admin", "control", "ca", "store", "oauth", "gateway", "policy", "secrets",
+    "admin", "control", "ca", "store", "oauth", "gateway", "policy", "secrets", "logs",
 ];
 const GATEWAY_KEYS: &[&str] = &[
     "workers",
@@ -98,6 +98,7 @@ fn parse(source_name: &str, text: &str) -> Result<(Config, Vec<ConfigError>), Co
         gateway: GatewayConfig::default(),
         policy: p.field(&root, "", "policy"),
         secrets: p.field(&root, "", "secrets").unwrap_or_default(),
+        logs: p.field(&root, "", "logs").unwrap_or_default(),
     };
     match root.get("gateway") {
         None | Some(Value::Null) => {}

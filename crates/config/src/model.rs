@@ -24,6 +24,130 @@ pub struct Config {
     pub policy: Option<PolicyConfig>,
     /// The secrets store (see `docs/secrets.md`).
     pub secrets: SecretsConfig,
+    /// The event pipeline: the event log, the audit chain, exports, and how proxies ship
+    /// (see `docs/logs.md`).
+    pub logs: LogsConfig,
+}
+
+/// The `logs` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// Where the event log lives: `sqlite://PATH` or `postgres://…`. Default: `events.db` in
+    /// the data directory (its own SQLite file, apart from the state database).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Access events older than this are removed.
+    pub max_age: Duration,
+    /// The event log is kept under this size by removing the oldest access events.
+    pub max_bytes: ByteSize,
+    /// Audit (chained) records older than this are removed, as a prefix ending at a checkpoint.
+    pub audit_max_age: Duration,
+    /// A signed checkpoint of the audit chain every this many chained records…
+    pub checkpoint_every: u64,
+    /// …or this often, whichever comes first.
+    pub checkpoint_interval: Duration,
+    /// Copy every stored event to this JSON-lines file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jsonl: Option<PathBuf>,
+    /// Export every stored event as OTLP logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<OtlpConfig>,
+    /// NATS JetStream, for fleets: proxies publish to it and collectors consume as a group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats: Option<NatsConfig>,
+    /// The proxies' side: their on-disk spool and how they ship.
+    pub spool: SpoolConfig,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            max_bytes: ByteSize(1 << 30),
+            audit_max_age: Duration::from_secs(365 * 24 * 3600),
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(10),
+            jsonl: None,
+            otlp: None,
+            nats: None,
+            spool: SpoolConfig::default(),
+        }
+    }
+}
+
+/// OTLP log export over HTTP/protobuf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// The collector's base URL; logs go to `{endpoint}/v1/logs`.
+    pub endpoint: String,
+    /// Extra headers, e.g. an authorization header of the collector.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "default_otlp_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_otlp_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// NATS JetStream transport.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    #[serde(default = "default_nats_stream")]
+    pub stream: String,
+    /// Whether this control plane consumes the stream (as one of the collector group).
+    #[serde(default = "default_true")]
+    pub consume: bool,
+    /// Whether proxies publish to the stream instead of posting to the collector.
+    #[serde(default)]
+    pub publish: bool,
+}
+
+fn default_nats_stream() -> String {
+    "RAMPART_EVENTS".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What a proxy does when its spool is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Drop the oldest unsent events, count them and raise an `events_dropped` alarm.
+    #[default]
+    DropOldest,
+    /// Lose nothing: shed requests with 503 until the collector catches up.
+    Block,
+}
+
+/// A proxy's on-disk event spool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Default: `spool/` in the proxy's data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    pub max_bytes: ByteSize,
+    pub when_full: WhenFull,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: ByteSize(256 << 20),
+            when_full: WhenFull::DropOldest,
+        }
+    }
 }
 
 /// How the secrets store's root key is obtained at start.

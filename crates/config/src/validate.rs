@@ -24,6 +24,35 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
     if let Some(policy) = &config.policy {
         check_policy(&mut errs, policy);
     }
+    if config.logs.checkpoint_every == 0 {
+        errs.push(err("logs.checkpoint_every", "must be at least 1"));
+    }
+    if config.logs.spool.max_bytes.0 < 4 << 20 {
+        errs.push(err("logs.spool.max_bytes", "must be at least 4MiB"));
+    }
+    if let Some(url) = &config.logs.url
+        && !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+    {
+        errs.push(err(
+            "logs.url",
+            "must start with `sqlite://` or `postgres://`",
+        ));
+    }
+    if let Some(otlp) = &config.logs.otlp
+        && !(otlp.endpoint.starts_with("http://") || otlp.endpoint.starts_with("https://"))
+    {
+        errs.push(err(
+            "logs.otlp.endpoint",
+            "must be an http:// or https:// URL",
+        ));
+    }
+    if let Some(nats) = &config.logs.nats
+        && !(nats.url.starts_with("nats://") || nats.url.starts_with("tls://"))
+    {
+        errs.push(err("logs.nats.url", "must be a nats:// or tls:// URL"));
+    }
     if config.secrets.max_versions == 0 {
         errs.push(err("secrets.max_versions", "must be at least 1"));
     }
