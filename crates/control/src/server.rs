@@ -1,6 +1,7 @@
 //! The control-plane server: an axum router of per-module routes behind authentication and
 //! load limits, served over TLS (h1 and h2 by ALPN) by its own accept loop.
 
+mod audit_trail;
 mod auth;
 mod listener;
 mod load;

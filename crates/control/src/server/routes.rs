@@ -17,9 +17,10 @@ pub(crate) mod svid;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
 
-use super::{Limits, auth, load, reply, state::SharedState};
+use super::{Limits, audit_trail, auth, load, reply, state::SharedState};
 
-/// The whole API: routes → fallbacks → body limit → authentication → load limits.
+/// The whole API: routes → fallbacks → body limit → admin audit → authentication → load
+/// limits.
 pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
     Router::new()
         .merge(health::routes())
@@ -35,6 +36,10 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit_trail::record,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
