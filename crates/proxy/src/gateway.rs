@@ -95,6 +95,7 @@ impl Gateway {
             draining: AtomicBool::new(false),
             mesh,
             authz,
+            shed: std::sync::OnceLock::new(),
         });
         let g = &config.gateway;
         let sink = match &g.access_log {
@@ -284,6 +285,12 @@ async fn housekeeping(shared: std::sync::Weak<Shared>) {
 // === impl GatewayHandle ===
 
 impl GatewayHandle {
+    /// Sheds every request with 503 while `gate` is up: the event spool's gate in `block`
+    /// mode (see `docs/logs.md`). Only the first call takes effect.
+    pub fn shed_while(&self, gate: Arc<dyn crate::ShedGate>) {
+        let _ = self.shared.shed.set(gate);
+    }
+
     /// Whether the listener named `name` terminates TLS.
     pub fn is_tls(&self, name: &str) -> bool {
         self.resolvers.iter().any(|(n, _)| n == name)

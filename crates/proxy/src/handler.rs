@@ -50,6 +50,23 @@ pub async fn handle(
         observed: false,
         authz: None,
     };
+    // A full event spool in `block` mode: shed the request, and publish nothing for it (the
+    // spool could not take it); the shipper counts the shed requests and reports them.
+    if let Some(gate) = shared.shed.get()
+        && gate.is_blocked()
+    {
+        gate.note_shed();
+        let resp = refuse(
+            &shared,
+            &conn,
+            &mut cx,
+            Answer {
+                retry_after: Some(1),
+                ..answer(503, "event_spool_full")
+            },
+        );
+        return Ok(finish(resp, cx, &conn, &shared, &snap, None));
+    }
     // What the access event needs of the original request: only built when someone listens.
     let seen = shared.bus.has_subscribers().then(|| Seen {
         method: req.method().to_string(),

@@ -30,3 +30,4 @@ pub use authz::{InstalledPolicy, PolicyState};
 pub use error::ProxyError;
 pub use gateway::{Gateway, GatewayHandle, GatewayOptions};
 pub use mesh::{MeshContext, MeshDirectory};
+pub use shared::ShedGate;

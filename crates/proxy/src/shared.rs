@@ -26,6 +26,17 @@ pub struct Shared {
     pub mesh: Option<Arc<MeshRt>>,
     /// The installed policy sets and the shadow ledger.
     pub authz: AuthzRt,
+    /// Raised while the event spool is full in `block` mode: requests are shed with 503
+    /// (see `docs/logs.md`). Set once by [`crate::GatewayHandle::shed_while`].
+    pub shed: std::sync::OnceLock<Arc<dyn ShedGate>>,
+}
+
+/// The event pipeline's gate: up while events cannot be spooled (`block` mode).
+pub trait ShedGate: Send + Sync + std::fmt::Debug {
+    /// Whether requests must be shed now. Called on every request: keep it one atomic load.
+    fn is_blocked(&self) -> bool;
+    /// Counts one shed request (and its metric).
+    fn note_shed(&self);
 }
 
 /// What the request path knows about the connection a request came on.
