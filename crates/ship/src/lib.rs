@@ -6,6 +6,18 @@
 //! Must not: store or query events (that is `rampart-logs`), decide anything about requests, or
 //! know the control plane's types. The contract is `docs/logs.md`.
 
+pub mod http;
+pub mod nats;
+pub mod otlp;
+mod shipper;
 mod sink;
+pub mod spool;
 
+pub use http::{HttpSink, TlsSource};
+pub use nats::{
+    CollectorCounts, CollectorOptions, NatsCollector, NatsError, NatsOptions, NatsSink, NatsTls,
+};
+pub use otlp::{ExportCounts, OtlpError, OtlpExporter, OtlpOptions, OtlpSender};
+pub use shipper::{ShipError, ShipStats, Shipper, ShipperHandle, ShipperOptions};
 pub use sink::{Batch, BoxFuture, Delivered, EventIngest, EventSink, SinkError};
+pub use spool::{Spool, SpoolConfig, SpoolGate, SpoolStats, WhenFull};

@@ -92,9 +92,7 @@ impl AuditSigner {
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
             .map_err(|_| AuditError::Key("the audit key is not an Ed25519 PKCS#8 key".into()))?;
         let public_key = pair.public_key().as_ref().to_vec();
-        // The key id is the first 8 bytes of the public key's SHA-256, in hex.
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &public_key);
-        let key_id = hex::encode(&digest.as_ref()[..8]);
+        let key_id = super::key_id(&public_key);
         Ok(Self {
             pair,
             key: AuditKey { key_id, public_key },
