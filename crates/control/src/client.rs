@@ -1,11 +1,14 @@
 //! [`ControlClient`]: the CLI's (and remote proxies') way to the control-plane API, over TLS
 //! with the control plane's own CA and the admin token.
 
+mod logs;
 mod mesh;
 mod oauth;
 mod policy;
 mod vault;
 mod watch;
+
+pub use logs::{LogPage, LoggedEvent};
 
 use std::{
     error::Error as StdError,

@@ -138,6 +138,10 @@ pub enum ControlError {
     #[error(transparent)]
     Svid(#[from] rampart_identity::SvidError),
 
+    /// The event pipeline could not start (an exporter, the NATS consumer group).
+    #[error("event pipeline: {reason}")]
+    Events { reason: String },
+
     /// An access-token signing key could not be generated, loaded or used.
     #[error("oauth signing key: {reason}")]
     Signing { reason: String },

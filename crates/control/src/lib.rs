@@ -24,6 +24,7 @@ mod ca_set;
 mod client;
 mod encoding;
 mod error;
+mod event_log;
 mod join_tokens;
 mod mesh;
 mod oauth;
@@ -34,10 +35,11 @@ mod server;
 
 pub use crate::admin_token::AdminToken;
 pub use crate::client::{
-    CA_ENV, ControlClient, DEFAULT_CONTROL_URL, MeshWatch, TOKEN_ENV, VaultReply, WATCH_SILENCE,
-    default_ca_path, default_token_path,
+    CA_ENV, ControlClient, DEFAULT_CONTROL_URL, LogPage, LoggedEvent, MeshWatch, TOKEN_ENV,
+    VaultReply, WATCH_SILENCE, default_ca_path, default_token_path,
 };
 pub use crate::error::ControlError;
+pub use crate::event_log::{EventLog, Exports, IngestReply};
 pub use crate::join_tokens::{
     JOIN_TOKEN_PREFIX, JoinTokens, MAX_JOIN_TOKEN_TTL, NewJoinToken, ParsedJoinToken,
     ca_fingerprint, parse_token,

@@ -2,6 +2,7 @@
 //! and the grants (`client_credentials`, RFC 8693 token exchange), introspection (RFC 7662)
 //! and revocation (RFC 7009). The HTTP surface is in `server/routes/oauth.rs`.
 
+mod client_secrets;
 mod clients;
 mod error;
 mod grants;
@@ -12,12 +13,13 @@ mod tokens;
 
 use std::time::Duration;
 
+use rampart_secrets::{Platform, Secrets};
 use rampart_store::Store;
 
 pub(crate) use self::clients::{Authenticated, ClientCredentials, TlsPeer};
 pub(crate) use self::error::OAuthError;
 pub(crate) use self::grants::TOKEN_EXCHANGE as TOKEN_EXCHANGE_GRANT;
-pub(crate) use self::keys::Keys;
+pub(crate) use self::keys::{Keys, SignError};
 pub(crate) use self::params::Params;
 use crate::ControlError;
 
@@ -34,6 +36,11 @@ pub struct OAuthSettings {
     pub access_token_ttl: Duration,
 }
 
+/// The audience an access token needs for the secrets API: `<issuer>/v1/secret`.
+pub(crate) fn secrets_audience(issuer: &str) -> String {
+    format!("{}/v1/secret", issuer.trim_end_matches('/'))
+}
+
 /// The authorization server: clients, keys, grants.
 pub(crate) struct AuthServer {
     pub(crate) store: Store,
@@ -43,6 +50,12 @@ pub(crate) struct AuthServer {
     pub(crate) keys: Keys,
     /// Client secrets verified recently (see [`secret::VerifiedSecrets`]).
     pub(crate) verified_secrets: secret::VerifiedSecrets,
+    /// The secrets store's platform keys (signing keys, client secret hashes), if any.
+    pub(crate) platform: Option<Platform>,
+    /// The audience an access token must carry to be accepted on `/v1/secret/…`.
+    pub(crate) secrets_audience: String,
+    /// Every client secret hash of an older release has been moved into the secrets store.
+    pub(crate) hashes_moved: std::sync::atomic::AtomicBool,
 }
 
 // === impl OAuthSettings ===
@@ -59,20 +72,44 @@ impl Default for OAuthSettings {
 // === impl AuthServer ===
 
 impl AuthServer {
-    /// Loads (or creates) the signing keys; `issuer` is the resolved issuer URL.
+    /// Loads (or creates) the signing keys; `issuer` is the resolved issuer URL. With
+    /// `secrets`, the platform keys live there (`docs/secrets.md`, "Platform keys"): rows of
+    /// an older release are moved into it now when it is unsealed.
     pub(crate) async fn new(
         store: Store,
         issuer: &str,
         token_ttl: Duration,
+        secrets: Option<&Secrets>,
     ) -> Result<Self, ControlError> {
-        let keys = Keys::load(store.clone(), token_ttl).await?;
-        Ok(Self {
+        let platform = secrets.map(Secrets::platform);
+        let keys = Keys::load(store.clone(), token_ttl, platform.clone()).await?;
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let server = Self {
             store,
-            issuer: issuer.trim_end_matches('/').to_owned(),
+            secrets_audience: secrets_audience(&issuer),
+            issuer,
             token_ttl,
             keys,
             verified_secrets: secret::VerifiedSecrets::default(),
-        })
+            platform,
+            hashes_moved: std::sync::atomic::AtomicBool::new(false),
+        };
+        server.move_client_hashes().await?;
+        Ok(server)
+    }
+
+    /// Whether the verified claims' `aud` (a string or an array) names the secrets audience.
+    pub(crate) fn allows_secrets(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        match claims.get("aud") {
+            Some(serde_json::Value::String(aud)) => *aud == self.secrets_audience,
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .any(|a| a.as_str() == Some(self.secrets_audience.as_str())),
+            _ => false,
+        }
     }
 
     /// `<issuer><path>`.

@@ -128,6 +128,7 @@ pub struct ControlHandle {
     policy_follower: JoinHandle<()>,
     /// Compiles every new enforced policy set for the secrets API's decisions.
     enforced_follower: JoinHandle<()>,
+    event_log: state::EventLogSlot,
 }
 
 /// The ALPN protocols the control plane serves, in preference order: `h2`, `http/1.1`.
@@ -220,7 +221,13 @@ impl ControlPlane {
             .clone()
             .unwrap_or_else(|| format!("https://{local_addr}"));
         let oauth = Arc::new(
-            AuthServer::new(options.store.clone(), &issuer, oauth.access_token_ttl).await?,
+            AuthServer::new(
+                options.store.clone(),
+                &issuer,
+                oauth.access_token_ttl,
+                secrets.as_ref(),
+            )
+            .await?,
         );
         let issuer = oauth.issuer.clone();
         let acceptor = TlsAcceptor::from(options.tls.clone());
@@ -240,6 +247,7 @@ impl ControlPlane {
             version: options.version,
         };
         let (shutdown, signal) = watch::channel(false);
+        let event_log = state::EventLogSlot::default();
         let state = state::AppState::new(
             parts,
             registry.clone(),
@@ -247,6 +255,7 @@ impl ControlPlane {
             authority.clone(),
             &limits,
             signal.clone(),
+            event_log.clone(),
         );
         let app = routes::router(state, &limits);
         let sweeper = authority.mesh().spawn_sweeper();
@@ -265,6 +274,7 @@ impl ControlPlane {
             sweeper,
             policy_follower,
             enforced_follower,
+            event_log,
         })
     }
 }
@@ -304,6 +314,12 @@ async fn authority(
 // === impl ControlHandle ===
 
 impl ControlHandle {
+    /// Serves `log` through the API: proxies' shipped batches (`POST /v1/events/ingest`), the
+    /// log queries and the audit trail. Only the first call takes effect.
+    pub fn attach_event_log(&self, log: Arc<crate::EventLog>) {
+        let _ = self.event_log.set(log);
+    }
+
     /// The address the API listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::{IdentityError, certs, files};
 
+mod stored_key;
 mod upstream;
 
 const CERT_FILE: &str = "ca.pem";
@@ -147,6 +148,12 @@ impl LocalCa {
     }
 
     fn create(cert_path: PathBuf, key_path: &Path) -> Result<Self, IdentityError> {
+        Self::create_with(cert_path, Some(key_path))
+    }
+
+    /// Creates a root CA; its key is written to `key_path` when given (else it lives only in
+    /// memory until the caller stores it elsewhere, see `stored_key.rs`).
+    fn create_with(cert_path: PathBuf, key_path: Option<&Path>) -> Result<Self, IdentityError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = common_name(COMMON_NAME);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -158,11 +165,13 @@ impl LocalCa {
         let cert_pem = cert.pem();
         // The key goes first: a certificate on disk without its key would be unusable, and a
         // key is never overwritten, so a crash in between asks the operator to clean up.
-        files::write_new(
-            key_path,
-            0o600,
-            Zeroizing::new(key.serialize_pem()).as_bytes(),
-        )?;
+        if let Some(key_path) = key_path {
+            files::write_new(
+                key_path,
+                0o600,
+                Zeroizing::new(key.serialize_pem()).as_bytes(),
+            )?;
+        }
         files::write_new(&cert_path, 0o644, cert_pem.as_bytes())?;
         tracing::info!(path = %cert_path.display(), "created local CA");
         Ok(Self {
@@ -175,7 +184,17 @@ impl LocalCa {
     }
 
     fn load(cert_path: PathBuf, key_path: &Path) -> Result<Self, IdentityError> {
-        let key_der = certs::parse_private_key(key_path, &files::read_private(key_path)?)?;
+        Self::load_key_pem(cert_path, key_path, &files::read_private(key_path)?)
+    }
+
+    /// Loads the certificate at `cert_path` with the key `key_pem` (`key_path` names where
+    /// the key came from, for errors).
+    fn load_key_pem(
+        cert_path: PathBuf,
+        key_path: &Path,
+        key_pem: &[u8],
+    ) -> Result<Self, IdentityError> {
+        let key_der = certs::parse_private_key(key_path, key_pem)?;
         let key = KeyPair::try_from(&*key_der).map_err(|_| IdentityError::UnsupportedKey {
             path: key_path.to_owned(),
         })?;

@@ -47,6 +47,9 @@ pub struct SidecarOptions {
     /// The bearer token every inbound request must carry (see [`crate::inbound_jwt`]); none:
     /// the peer's SVID alone admits a call.
     pub inbound_jwt: Option<rampart_config::JwtAuth>,
+    /// How the sidecar's events reach the collector (spool bound, `block` or `drop_oldest`,
+    /// HTTPS or NATS).
+    pub events: crate::EventShipping,
 }
 
 // === impl SidecarOptions ===
@@ -73,6 +76,7 @@ impl SidecarOptions {
             bootstrap_patience: Duration::from_secs(30),
             first_snapshot_wait: Duration::from_secs(3),
             inbound_jwt: None,
+            events: crate::EventShipping::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::{
     DataDir, MeshError, Origin, SidecarOptions,
     agent::Agent,
-    policy, register, renew,
+    events, policy, register, renew,
     shape::{INBOUND, OUTBOUND, SidecarShape},
     startup, watch,
 };
@@ -31,6 +31,8 @@ pub struct SidecarHandle {
     instance: String,
     advertised: String,
     origin: Origin,
+    /// Ships the sidecar's events to the collector.
+    shipper: Option<rampart_ship::ShipperHandle>,
 }
 
 // === impl Sidecar ===
@@ -52,6 +54,8 @@ impl Sidecar {
         if let Some(policy) = &kept_policy {
             policy::install(&agent, policy).await;
         }
+        let shipper =
+            events::start(&agent, &options.events, &gateway, &options.workload.service).await?;
         let inbound = gateway.listener_addr(INBOUND).unwrap_or(options.inbound);
         let advertised = options
             .advertise
@@ -80,6 +84,7 @@ impl Sidecar {
             instance,
             advertised,
             origin,
+            shipper: Some(shipper),
         })
     }
 }
@@ -132,6 +137,19 @@ impl SidecarHandle {
         self.gateway.admin_addr()
     }
 
+    /// What the event shipper did so far (spooled, shipped, dropped, pending).
+    pub fn event_stats(&self) -> Option<rampart_ship::ShipStats> {
+        self.shipper.as_ref().map(|s| s.stats())
+    }
+
+    /// Waits until every event spooled so far is acknowledged by the collector.
+    pub async fn flush_events(&self, timeout: Duration) -> bool {
+        match &self.shipper {
+            Some(s) => s.flush(timeout).await,
+            None => true,
+        }
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
         self.agent.dir.path()
@@ -156,8 +174,16 @@ impl SidecarHandle {
             Ok(gateway) => gateway.shutdown(drain).await,
             Err(_) => tracing::warn!("the gateway is still in use; it stops with the process"),
         }
+        // What is still unsent stays in the spool for the next start.
+        if let Some(shipper) = self.shipper {
+            let _ = shipper.flush(EVENT_FLUSH).await;
+            shipper.shutdown().await;
+        }
     }
 }
+
+/// How long a stopping sidecar waits for its last events to be acknowledged.
+const EVENT_FLUSH: Duration = Duration::from_secs(2);
 
 impl std::fmt::Debug for SidecarHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -4,8 +4,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod logs;
 mod policy;
 mod secrets;
+pub use logs::*;
 pub use policy::*;
 pub use secrets::*;
 
@@ -53,7 +55,7 @@ pub enum Command {
     #[command(subcommand)]
     Identity(IdentityCommand),
     /// Run a sidecar beside a service: mTLS inbound to the app, outbound to other services.
-    Sidecar(SidecarArgs),
+    Sidecar(Box<SidecarArgs>),
     /// The OAuth2 authorization server: clients and signing keys.
     #[command(subcommand)]
     Oauth(OauthCommand),
@@ -70,6 +72,12 @@ pub enum Command {
     /// Secrets (KV v2, Vault-compatible): put, get, list, delete, undelete, rotate.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// The event log: query and follow the events of every proxy and component.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+    /// The tamper-evident audit trail: verify it, export it.
+    #[command(subcommand, name = "audit-log")]
+    AuditLog(AuditLogCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +206,34 @@ pub struct SidecarArgs {
     /// A scope every token must carry (repeatable).
     #[arg(long, requires = "jwt_issuer")]
     pub jwt_scope: Vec<String>,
+    /// The on-disk event spool's bound (events wait there while the collector is away).
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub spool_max: u64,
+    /// When the spool is full: drop the oldest events (counted, with an alarm event), or
+    /// block (shed requests with 503 until the collector catches up; nothing is lost).
+    #[arg(long, value_enum, default_value_t = SpoolFullArg::DropOldest)]
+    pub spool_when_full: SpoolFullArg,
+    /// Publish events to this NATS JetStream server (`nats://host:port`) instead of posting
+    /// them to the control plane's collector.
+    #[arg(long, value_name = "URL")]
+    pub events_nats: Option<String>,
+    /// The JetStream stream of `--events-nats`.
+    #[arg(long, default_value = "RAMPART_EVENTS", requires = "events_nats")]
+    pub events_stream: String,
+}
+
+/// What a full event spool does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpoolFullArg {
+    DropOldest,
+    Block,
+}
+
+fn parse_size(value: &str) -> Result<u64, String> {
+    value
+        .parse::<rampart_config::ByteSize>()
+        .map(|s| s.0)
+        .map_err(|e| e.to_string())
 }
 
 /// A secret given on the command line; `Debug` hides it.

@@ -3,6 +3,7 @@
 mod config;
 mod gateway;
 mod identity;
+mod logs;
 mod oauth;
 mod operator;
 mod policy;
@@ -23,6 +24,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Operator(command) => operator::run(command),
         Command::Secret(command) => secret::run(command),
         Command::Up(args) => up::run(args),
+        Command::Logs(command) => logs::run(command),
+        Command::AuditLog(command) => logs::audit(command),
         Command::Gateway(args) => gateway::run(args),
         Command::Config(ConfigCommand::Check { file, json }) => config::check(&file, json),
         Command::Status(args) => status::run(args),
@@ -35,7 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identity(IdentityCommand::Ca(CaCommand::Rollover(args))) => {
             identity::ca_rollover(args)
         }
-        Command::Sidecar(args) => sidecar::run(args),
+        Command::Sidecar(args) => sidecar::run(*args),
         Command::Oauth(OauthCommand::Client(OauthClientCommand::Create(args))) => {
             oauth::create_client(args)
         }

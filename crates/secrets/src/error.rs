@@ -43,6 +43,9 @@ pub enum SecretsError {
     /// A path that breaks the path rules (400).
     #[error("invalid secret path: {0}")]
     InvalidPath(&'static str),
+    /// A path under the reserved prefix of the platform keys (403, `permission denied`).
+    #[error("permission denied")]
+    Reserved,
     /// A request that breaks a rule (400).
     #[error("{0}")]
     InvalidRequest(String),
@@ -90,6 +93,7 @@ impl SecretsError {
             | SecretsError::CasMismatch
             | SecretsError::CasRequired => 400,
             SecretsError::NotFound => 404,
+            SecretsError::Reserved => 403,
             SecretsError::InsecureKeyFile { .. }
             | SecretsError::KeyFile { .. }
             | SecretsError::Integrity { .. }

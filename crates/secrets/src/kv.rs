@@ -25,7 +25,9 @@ pub(crate) use self::cache::Cache;
 use self::cache::Cached;
 pub(crate) use self::config::load_config;
 pub(crate) use self::crypto::{decrypt, encrypt, rewrap};
-pub use self::path::validate_path;
+pub(crate) use self::path::validate_internal;
+pub use self::path::{RESERVED_PREFIX, is_reserved, validate_path};
+pub(crate) use self::records::next_meta;
 pub use self::types::{
     KvConfig, KvConfigUpdate, MetadataUpdate, ReadOutcome, SecretMetadata, VersionMeta, Versioned,
 };

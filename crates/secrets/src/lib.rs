@@ -12,6 +12,7 @@ mod error;
 mod keyring;
 mod keys;
 mod kv;
+mod platform;
 mod rotate;
 mod seal;
 mod shamir;
@@ -20,8 +21,9 @@ mod state;
 pub use crate::error::SecretsError;
 pub use crate::keys::{DataKey, Kek, RootKey};
 pub use crate::kv::{
-    Kv, KvConfig, KvConfigUpdate, MetadataUpdate, ReadOutcome, SecretMetadata, VersionMeta,
-    Versioned, validate_path,
+    Kv, KvConfig, KvConfigUpdate, MetadataUpdate, RESERVED_PREFIX, ReadOutcome, SecretMetadata,
+    VersionMeta, Versioned, is_reserved, validate_path,
 };
+pub use crate::platform::Platform;
 pub use crate::rotate::KeyStatus;
 pub use crate::seal::{SealStatus, Secrets, UnsealProgress};

@@ -47,6 +47,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         description: "secrets",
         sql: include_str!("../migrations/sqlite/0006_secrets.sql"),
     },
+    Embedded {
+        version: 7,
+        description: "platform_keys",
+        sql: include_str!("../migrations/sqlite/0007_platform_keys.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -79,6 +84,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         version: 6,
         description: "secrets",
         sql: include_str!("../migrations/postgres/0006_secrets.sql"),
+    },
+    Embedded {
+        version: 7,
+        description: "platform_keys",
+        sql: include_str!("../migrations/postgres/0007_platform_keys.sql"),
     },
 ];
 

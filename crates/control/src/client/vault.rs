@@ -88,6 +88,23 @@ impl ControlClient {
             body: parse_body(&answer.body),
         })
     }
+
+    /// `PUT /v1/sys/unseal` with one unseal `share`, serialized straight from the borrowed
+    /// string: no `serde_json::Value` copy of it is made (the caller keeps the share in a
+    /// zeroizing buffer). The encoded request body itself belongs to the HTTP stack once
+    /// sent and is not wiped.
+    pub async fn vault_unseal(&self, share: &str) -> Result<VaultReply, ControlError> {
+        #[derive(serde::Serialize)]
+        struct Unseal<'a> {
+            key: &'a str,
+        }
+        let body = json(&Unseal { key: share })?;
+        let answer = self.call(Method::PUT, "/v1/sys/unseal", Some(body)).await?;
+        Ok(VaultReply {
+            status: answer.status.as_u16(),
+            body: parse_body(&answer.body),
+        })
+    }
 }
 
 /// `bytes` as JSON: `Null` when empty, a truncated `String` when not JSON.

@@ -173,7 +173,7 @@ impl AuthServer {
                     .await
                     .map_err(|_| ControlError::RandomBytes)??;
                 record.auth_method = SECRET.to_owned();
-                record.secret_hash = Some(phc);
+                record.secret_hash = self.keep_secret_hash(&record.id, phc).await?;
                 shown = Some(secret.expose().clone());
             }
             OAuthClientAuth::PrivateKeyJwt => {
@@ -217,7 +217,9 @@ impl AuthServer {
     /// Forgets a client; its tokens stay valid until they expire.
     pub(crate) async fn delete_client(&self, id: &str) -> Result<bool, ControlError> {
         self.verified_secrets.forget(id);
-        Ok(self.store.delete_oauth_client(id).await?)
+        let deleted = self.store.delete_oauth_client(id).await?;
+        self.forget_secret_hash(id).await?;
+        Ok(deleted)
     }
 
     /// The registered client the credentials authenticate, or `invalid_client`. `peer` is
@@ -258,11 +260,20 @@ impl AuthServer {
         client_id: &str,
         presented: Sensitive<String>,
     ) -> Result<OAuthClientRecord, OAuthError> {
-        let client = self.store.oauth_client(client_id).await?;
-        let phc = client
-            .as_ref()
-            .filter(|c| c.auth_method == SECRET)
-            .and_then(|c| c.secret_hash.clone());
+        // Sealed: fail closed before the client is even looked up (the answer does not tell
+        // known ids from unknown ones).
+        if self.platform_sealed() {
+            return Err(OAuthError::temporarily_unavailable());
+        }
+        let client = self
+            .store
+            .oauth_client(client_id)
+            .await?
+            .filter(|c| c.auth_method == SECRET);
+        let phc = match &client {
+            Some(client) => self.secret_hash(client).await?,
+            None => None,
+        };
         if let Some(phc) = &phc
             && self
                 .verified_secrets

@@ -67,11 +67,22 @@ impl OAuthError {
         )
     }
 
-    /// `401` for `invalid_client`, `500` for `server_error`, `400` otherwise.
+    /// The platform keys' secrets store is sealed: `503 temporarily_unavailable` (fail closed:
+    /// nothing is signed and no client secret is checked until it is unsealed).
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            "temporarily_unavailable",
+            "the secrets store holding the platform keys is sealed; retry after it is unsealed",
+        )
+    }
+
+    /// `401` for `invalid_client`, `500` for `server_error`, `503` for
+    /// `temporarily_unavailable`, `400` otherwise.
     pub fn status(&self) -> StatusCode {
         match self.code {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{AuthServer, OAuthError, Params, clients::Authenticated, secret};
+use super::{AuthServer, OAuthError, Params, clients::Authenticated, keys::SignError, secret};
 
 /// The RFC 8693 grant type.
 pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -139,9 +139,12 @@ impl AuthServer {
         scopes: &[String],
         issued_token_type: Option<&'static str>,
     ) -> Result<TokenAnswer, OAuthError> {
-        let access_token = self.keys.sign(&claims).await.map_err(|error| {
-            tracing::error!(%error, "oauth: cannot sign an access token");
-            OAuthError::server_error()
+        let access_token = self.keys.sign(&claims).await.map_err(|error| match error {
+            SignError::Sealed => OAuthError::temporarily_unavailable(),
+            SignError::Control(error) => {
+                tracing::error!(%error, "oauth: cannot sign an access token");
+                OAuthError::server_error()
+            }
         })?;
         Ok(TokenAnswer {
             access_token,

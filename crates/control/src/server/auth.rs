@@ -17,7 +17,7 @@ use tokio::time::Instant;
 pub(crate) use self::limiter::FailureLimiter;
 use super::{
     reply::ApiError,
-    routes::{mesh, oauth, policy, secrets, svid},
+    routes::{logs, mesh, oauth, policy, secrets, svid},
     state::SharedState,
 };
 use crate::AdminToken;
@@ -107,11 +107,17 @@ fn exempt(method: &Method, path: &str) -> bool {
             oauth::INTROSPECT_PATH,
             oauth::REVOKE_PATH,
             policy::SHADOW_PATH,
+            logs::INGEST_PATH,
         ]
         .contains(&path),
         Method::GET => [mesh::WATCH_PATH, oauth::DISCOVERY_PATH, oauth::JWKS_PATH].contains(&path),
         _ => false,
     }
+}
+
+/// Whether the request carries the admin token (for routes that also take other credentials).
+pub(crate) fn has_admin_token(state: &SharedState, headers: &HeaderMap) -> bool {
+    check(&state.token, headers).is_ok()
 }
 
 // === impl Refusal ===

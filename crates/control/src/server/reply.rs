@@ -106,6 +106,14 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
     pub(crate) fn timeout() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

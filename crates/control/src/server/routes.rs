@@ -8,6 +8,7 @@ mod config;
 mod health;
 mod identity;
 mod join_tokens;
+pub(crate) mod logs;
 pub(crate) mod mesh;
 pub(crate) mod oauth;
 pub(crate) mod policy;
@@ -33,6 +34,7 @@ pub(crate) fn router(state: SharedState, limits: &Limits) -> Router {
         .merge(oauth::routes())
         .merge(policy::routes())
         .merge(secrets::routes())
+        .merge(logs::routes())
         .fallback(reply::not_found)
         .method_not_allowed_fallback(reply::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

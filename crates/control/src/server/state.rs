@@ -48,7 +48,13 @@ pub(crate) struct AppState {
     pub(crate) request_timeout: Duration,
     /// Turns true when the server shuts down: long-lived streams end on it.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The event log, once attached ([`crate::ControlHandle::attach_event_log`]); until then
+    /// the log and ingest routes answer 503.
+    pub(crate) event_log: EventLogSlot,
 }
+
+/// Where the event log is attached after start.
+pub(crate) type EventLogSlot = Arc<std::sync::OnceLock<Arc<crate::EventLog>>>;
 
 /// What [`AppState::new`] takes from the caller's options.
 pub(crate) struct Parts {
@@ -71,6 +77,7 @@ impl AppState {
         authority: Arc<Authority>,
         limits: &Limits,
         shutdown: watch::Receiver<bool>,
+        event_log: EventLogSlot,
     ) -> SharedState {
         Arc::new(Self {
             token: parts.token,
@@ -88,6 +95,7 @@ impl AppState {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             request_timeout: limits.request_timeout,
             shutdown,
+            event_log,
         })
     }
 

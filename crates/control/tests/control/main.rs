@@ -16,6 +16,7 @@ mod revoke;
 mod rollover;
 mod secrets;
 mod secrets_authz;
+mod secrets_platform;
 mod secrets_seal;
 mod support;
 mod svid;

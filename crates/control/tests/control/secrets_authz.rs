@@ -33,13 +33,19 @@ async fn apply(plane: &Plane, cedar: &str, segments: Segments) {
         .unwrap();
 }
 
-/// An access token of a fresh OAuth client, and the client's id.
+/// An access token (for the secrets audience) of a fresh OAuth client, and the client's id.
 async fn client_token(plane: &Plane) -> (String, String) {
+    client_token_for(plane, &format!("{}/v1/secret", plane.url)).await
+}
+
+/// An access token for `audience` of a fresh OAuth client, and the client's id.
+pub async fn client_token_for(plane: &Plane, audience: &str) -> (String, String) {
     let created = create_client(plane, &["secrets"], None).await;
     let id = created.client.client_id.clone();
     let secret = created.client_secret.clone().unwrap();
     let form = format!(
-        "grant_type=client_credentials&client_id={id}&client_secret={secret}&audience=secrets"
+        "grant_type=client_credentials&client_id={id}&client_secret={secret}&audience={}",
+        form_encode(audience)
     );
     let config =
         rampart_identity::client_config(Some(&plane.ca_path), false, vec![b"http/1.1".to_vec()])
@@ -202,4 +208,9 @@ when { principal.segment == "backend" && resource.path like "orders/*" };"#;
     let anonymous = vault(&plane, "GET", "/v1/secret/data/orders/db", None, "").await;
     assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
     next_event(&mut events, SecurityKind::AuthFailed).await;
+}
+
+/// `value` form-urlencoded.
+fn form_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -22,7 +22,8 @@ CREATE INDEX events_kind_action ON events (kind, action);
 CREATE INDEX events_service ON events (service);
 CREATE INDEX events_principal ON events (principal);
 CREATE INDEX events_decision ON events (decision);
-CREATE INDEX events_status ON events (status);
+-- No index on status: status filters come with a time range in practice (`status>=500
+-- since=1h`), served by the time index; one index less is ~1/8 of the ingest cost.
 
 CREATE TABLE audit_head (
     id        INTEGER PRIMARY KEY CHECK (id = 1),

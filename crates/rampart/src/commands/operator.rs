@@ -66,21 +66,24 @@ async fn init(args: OperatorInitArgs) -> anyhow::Result<ExitCode> {
 
 async fn unseal(args: OperatorUnsealArgs) -> anyhow::Result<ExitCode> {
     let api = vault::client(&args.control, false)?;
-    let body = if args.reset {
-        json!({ "reset": true })
+    let reply = if args.reset {
+        api.vault(
+            Method::PUT,
+            "/v1/sys/unseal",
+            Some(&json!({ "reset": true })),
+        )
+        .await?
     } else {
-        let share = match &args.share {
+        // The share stays in zeroizing buffers on this side: never in a JSON `Value`.
+        let share: Zeroizing<String> = match &args.share {
             Some(share) => Zeroizing::new(share.trim().to_owned()),
             None => read_share()?,
         };
         if share.is_empty() {
             anyhow::bail!("no share given (pass it on stdin)");
         }
-        json!({ "key": share.as_str() })
+        api.vault_unseal(share.as_str()).await?
     };
-    let reply = api
-        .vault(Method::PUT, "/v1/sys/unseal", Some(&body))
-        .await?;
     if !reply.is_success() {
         return Err(vault::error(&reply)).context(if args.reset {
             "cannot reset the unseal progress"

@@ -1,10 +1,12 @@
 //! `rampart sidecar`: a workload's sidecar, mTLS inbound to the app and outbound to the mesh.
 
-use crate::cli::SidecarArgs;
+use crate::cli::{SidecarArgs, SpoolFullArg};
 use crate::output::say;
 use anyhow::Context;
 use rampart_core::Sensitive;
-use rampart_mesh::{Origin, Sidecar, SidecarHandle, SidecarOptions, Workload, inbound_jwt};
+use rampart_mesh::{
+    EventShipping, Origin, Sidecar, SidecarHandle, SidecarOptions, Workload, inbound_jwt,
+};
 use std::process::ExitCode;
 
 pub fn run(args: SidecarArgs) -> anyhow::Result<ExitCode> {
@@ -57,6 +59,17 @@ fn options(args: SidecarArgs) -> SidecarOptions {
     options.inbound_jwt = args
         .jwt_issuer
         .map(|issuer| inbound_jwt(&issuer, args.jwt_ca, args.jwt_audience, args.jwt_scope));
+    options.events = EventShipping {
+        spool: rampart_config::SpoolConfig {
+            dir: None,
+            max_bytes: rampart_config::ByteSize(args.spool_max),
+            when_full: match args.spool_when_full {
+                SpoolFullArg::Block => rampart_config::WhenFull::Block,
+                SpoolFullArg::DropOldest => rampart_config::WhenFull::DropOldest,
+            },
+        },
+        nats: args.events_nats.map(|url| (url, args.events_stream)),
+    };
     options
 }
 
@@ -108,7 +121,7 @@ mod tests {
         ];
         argv.extend(extra);
         match Cli::try_parse_from(argv).unwrap().command {
-            Command::Sidecar(args) => options(args),
+            Command::Sidecar(args) => options(*args),
             _ => panic!("not the sidecar command"),
         }
     }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+mod event_log;
 mod mesh_member;
 mod policy_follower;
 
@@ -27,7 +28,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .create(dir)
             .with_context(|| format!("cannot create the data directory `{}`", dir.display()))?;
         rampart_identity::install_default_provider();
-        let ca = Arc::new(open_ca(dir, &config.ca)?);
         let store_url = config
             .store
             .url
@@ -39,9 +39,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let secrets = rampart_secrets::Secrets::open(store.clone(), &config.secrets, dir)
             .await
             .context("cannot open the secrets store")?;
+        let ca = Arc::new(open_ca(dir, &config.ca, &secrets).await?);
         let token_path = dir.join("admin-token");
         let token = AdminToken::load_or_create(&token_path)?;
         let bus = EventBus::default();
+        // The event log subscribes before anything publishes: start-up events are stored too.
+        let (stop_events, events_stop) = tokio::sync::watch::channel(false);
+        let event_log = event_log::start(dir, &config.logs, &bus, events_stop).await?;
 
         let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
         let ip = config.control.listen.ip();
@@ -85,6 +89,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }, rampart_control::Limits::default(), oauth, config.policy.clone(), Some(secrets.clone()))
         .await
         .context("cannot start the control plane")?;
+        control.attach_event_log(event_log.clone());
         let control = Arc::new(control);
         let ca_file = dir.join(CA_FILE);
         let own = super::gateway::OwnIssuer { issuer: control.issuer(), ca: &ca_file };
@@ -162,6 +167,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             Ok(control) => control.shutdown().await,
             Err(_) => tracing::warn!("the control plane is still referenced; stopping at once"),
         }
+        let _ = stop_events.send(true);
+        drop(event_log);
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
@@ -182,6 +189,47 @@ fn secrets_summary(status: &rampart_secrets::SealStatus) -> String {
     }
 }
 
+/// The platform-key name of the local root CA's private key in the secrets store.
+const CA_KEY_NAME: &str = "local-ca/key";
+
+/// The local root CA. When the secrets store is unsealed at start (`seal: auto`), its private
+/// key lives there, encrypted (`sys/platform/local-ca/key`), and `ca-key.pem` is imported then
+/// removed; a new CA never writes its key to disk. When it is sealed (`seal: shamir`) the key
+/// stays in `ca-key.pem` (0600): the control plane must serve TLS, issued by this CA, before
+/// anyone can send it the unseal shares (`docs/secrets.md`, "Platform keys").
+async fn open_local_ca(
+    dir: &std::path::Path,
+    secrets: &rampart_secrets::Secrets,
+) -> anyhow::Result<LocalCa> {
+    let platform = secrets.platform();
+    if !platform.is_unsealed() {
+        return LocalCa::load_or_create(dir).context("cannot open the local CA");
+    }
+    let stored = platform
+        .get(CA_KEY_NAME)
+        .await
+        .context("cannot read the local CA's key from the secrets store")?;
+    if let Some(pem) = stored {
+        let ca = LocalCa::load_with_key(dir, &pem)
+            .context("cannot open the local CA with its key from the secrets store")?;
+        // A key file left by an import interrupted after the store write.
+        LocalCa::remove_key_file(dir).context("cannot remove the imported CA key file")?;
+        return Ok(ca);
+    }
+    let ca = if LocalCa::has_cert(dir)? || LocalCa::key_file(dir).exists() {
+        LocalCa::load_or_create(dir).context("cannot open the local CA")?
+    } else {
+        LocalCa::create_without_key_file(dir).context("cannot create the local CA")?
+    };
+    platform
+        .put(CA_KEY_NAME, ca.key_pem().as_bytes())
+        .await
+        .context("cannot store the local CA's key in the secrets store")?;
+    LocalCa::remove_key_file(dir).context("cannot remove the imported CA key file")?;
+    tracing::info!("local CA key kept in the secrets store");
+    Ok(ca)
+}
+
 /// The certificate clients of this control plane and gateway trust: the local root, or the
 /// operator's root when Rampart runs an intermediate under it.
 const CA_FILE: &str = "ca.pem";
@@ -189,11 +237,23 @@ const CA_FILE: &str = "ca.pem";
 /// The CA of `rampart up`: a root of its own in the data directory, or, with `ca.upstream`, an
 /// intermediate (key generated here, in `intermediate-ca/`) signed by the operator's CA, whose
 /// root is then written to `ca.pem` for clients to trust.
-fn open_ca(dir: &std::path::Path, config: &rampart_config::CaConfig) -> anyhow::Result<LocalCa> {
+async fn open_ca(
+    dir: &std::path::Path,
+    config: &rampart_config::CaConfig,
+    secrets: &rampart_secrets::Secrets,
+) -> anyhow::Result<LocalCa> {
     let Some(upstream) = &config.upstream else {
-        return LocalCa::load_or_create(dir).context("cannot open the local CA");
+        return open_local_ca(dir, secrets).await;
     };
-    if dir.join("ca-key.pem").exists() {
+    let own_key_stored = secrets.platform().is_unsealed()
+        && secrets
+            .platform()
+            .get(CA_KEY_NAME)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+    if dir.join("ca-key.pem").exists() || own_key_stored {
         anyhow::bail!(
             "`{}` holds a root CA of Rampart's own (ca-key.pem); with `ca.upstream` use a new data directory",
             dir.display()

@@ -11,6 +11,7 @@ mod policy_mesh;
 mod reload;
 mod secrets;
 mod secrets_durability;
+mod secrets_platform;
 mod secrets_shamir;
 mod segments_export;
 mod sidecar;

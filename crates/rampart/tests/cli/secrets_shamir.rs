@@ -107,7 +107,9 @@ async fn shamir_sealing_through_the_cli() {
         .await;
     assert_eq!(got.trim(), "shamir-pw");
 
-    // A valid OAuth2 token of this control plane, but no Cedar policy permits it: 403.
+    // A valid OAuth2 token of this control plane for the secrets audience, but no Cedar
+    // policy permits it: 403.
+    let audience = format!("{}/v1/secret", up.addr());
     let created = json(
         &up.cli_ok(
             &[
@@ -119,7 +121,7 @@ async fn shamir_sealing_through_the_cli() {
                 "--scopes",
                 "secrets",
                 "--audience",
-                "secrets",
+                &audience,
                 "--json",
             ],
             None,

@@ -29,8 +29,12 @@ async fn up_serves_requests_and_guards_the_control_plane() {
     assert!(r.text().contains("\"path\": \"/hello\""), "{}", r.text());
     assert!(r.text().contains("x-version: one"));
 
-    // Secrets on disk are private.
-    for f in ["admin-token", "ca-key.pem"] {
+    // Secrets on disk are private; the CA key lives in the secrets store (seal: auto).
+    assert!(
+        !data.join("ca-key.pem").exists(),
+        "the CA key moved into the secrets store"
+    );
+    for f in ["admin-token", "secrets-root.key"] {
         let mode = std::fs::metadata(data.join(f))
             .unwrap()
             .permissions()

@@ -122,7 +122,8 @@ impl Kv {
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, SecretsError> {
         let prefix = path::validate_prefix(prefix)?;
         self.shared.unsealed()?;
-        let paths = self.shared.store.secret_list(&prefix).await?;
+        let mut paths = self.shared.store.secret_list(&prefix).await?;
+        paths.retain(|p| !path::is_reserved(p));
         Ok(list::children(&prefix, &paths))
     }
 

@@ -6,8 +6,30 @@ use crate::error::SecretsError;
 /// Longest path accepted, in bytes.
 pub const MAX_PATH_LEN: usize = 512;
 
-/// Validates `path` and returns it with leading and trailing `/` trimmed.
+/// The reserved prefix of the platform's own keys (`docs/secrets.md`, "Platform keys"): the
+/// public KV API refuses every path under it ([`SecretsError::Reserved`]) and LIST hides it.
+pub const RESERVED_PREFIX: &str = "sys/platform";
+
+/// Whether `path` (leading and trailing `/` ignored) is or is under [`RESERVED_PREFIX`].
+pub fn is_reserved(path: &str) -> bool {
+    let trimmed = path.trim_matches('/');
+    trimmed
+        .strip_prefix(RESERVED_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Validates `path` and returns it with leading and trailing `/` trimmed; a reserved path
+/// is refused with [`SecretsError::Reserved`].
 pub fn validate_path(path: &str) -> Result<String, SecretsError> {
+    let trimmed = validate_internal(path)?;
+    if is_reserved(&trimmed) {
+        return Err(SecretsError::Reserved);
+    }
+    Ok(trimmed)
+}
+
+/// [`validate_path`] without the reserved-prefix check (the platform keys' own paths).
+pub(crate) fn validate_internal(path: &str) -> Result<String, SecretsError> {
     let trimmed = path.trim_matches('/');
     if trimmed.is_empty() {
         return Err(SecretsError::InvalidPath("empty path"));
@@ -24,6 +46,9 @@ pub fn validate_prefix(prefix: &str) -> Result<String, SecretsError> {
         return Ok(String::new());
     }
     check(trimmed)?;
+    if is_reserved(trimmed) {
+        return Err(SecretsError::Reserved);
+    }
     Ok(format!("{trimmed}/"))
 }
 
@@ -62,5 +87,38 @@ mod tests {
         assert_eq!(validate_prefix("/app/").unwrap(), "app/");
         assert!(validate_prefix("a//").is_ok());
         assert!(validate_prefix("a//b").is_err());
+    }
+
+    #[test]
+    fn reserved_prefix_is_refused() {
+        for reserved in [
+            "sys/platform",
+            "/sys/platform/",
+            "sys/platform/oauth-signing/k",
+        ] {
+            assert!(is_reserved(reserved), "{reserved}");
+            assert!(matches!(
+                validate_path(reserved),
+                Err(SecretsError::Reserved)
+            ));
+            assert!(matches!(
+                validate_prefix(reserved),
+                Err(SecretsError::Reserved)
+            ));
+        }
+        for free in [
+            "sys",
+            "sys/platforms",
+            "sys/platformx/a",
+            "app/sys/platform",
+        ] {
+            assert!(!is_reserved(free), "{free}");
+            assert!(validate_path(free).is_ok());
+        }
+        assert!(validate_prefix("sys").is_ok());
+        assert_eq!(
+            validate_internal("sys/platform/a").unwrap(),
+            "sys/platform/a"
+        );
     }
 }

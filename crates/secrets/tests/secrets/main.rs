@@ -7,6 +7,7 @@ mod cache;
 mod harness;
 mod integrity;
 mod kv;
+mod platform;
 mod rotate;
 mod seal;
 
@@ -54,4 +55,6 @@ on_both_backends!(
     rotate::rotate_rewraps_everything,
     rotate::interrupted_rewrap_resumes,
     seal::sealed_refuses_every_data_op,
+    platform::platform_keys_round_trip_and_are_reserved,
+    platform::platform_keys_are_rewrapped_by_rotate_root,
 );

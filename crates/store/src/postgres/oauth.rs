@@ -126,6 +126,37 @@ impl PgStore {
         tx.commit().await
     }
 
+    pub(crate) async fn seal_signing_key(&self, kid: &str, public_jwk: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET private_pkcs8 = $1, public_jwk = $2 WHERE kid = $3",
+        )
+        .bind(Vec::<u8>::new())
+        .bind(public_jwk)
+        .bind(kid)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn signing_key_publics(&self) -> sqlx::Result<Vec<(String, Option<String>)>> {
+        sqlx::query_as("SELECT kid, public_jwk FROM signing_keys ORDER BY created_at_ms, kid")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub(crate) async fn set_oauth_client_secret_hash(
+        &self,
+        id: &str,
+        secret_hash: Option<&str>,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query("UPDATE oauth_clients SET secret_hash = $1 WHERE id = $2")
+            .bind(secret_hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub(crate) async fn prune_signing_keys(&self, now: SystemTime) -> sqlx::Result<u64> {
         let done = sqlx::query(
             "DELETE FROM signing_keys WHERE state = 'retired' AND retire_after_ms <= $1",

@@ -64,6 +64,30 @@ impl Store {
         dispatch!(self, "prune_signing_keys", |b| b.prune_signing_keys(now))
     }
 
+    /// Marks the signing key `kid` as kept in the secrets store: its `private_pkcs8` is
+    /// emptied and `public_jwk` (JSON) stored for the JWKS. Returns whether the key exists.
+    pub async fn seal_signing_key(&self, kid: &str, public_jwk: &str) -> Result<bool, StoreError> {
+        dispatch!(self, "seal_signing_key", |b| b
+            .seal_signing_key(kid, public_jwk))
+    }
+
+    /// The public JWK (JSON) stored for each signing key, `(kid, jwk)`, oldest first; `None`
+    /// for a key whose private part is still in the table (not moved yet).
+    pub async fn signing_key_publics(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        dispatch!(self, "signing_key_publics", |b| b.signing_key_publics())
+    }
+
+    /// Replaces the `secret_hash` of the OAuth client `id` (`None` once the hash is kept in
+    /// the secrets store). Returns whether the client exists.
+    pub async fn set_oauth_client_secret_hash(
+        &self,
+        id: &str,
+        secret_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, "set_oauth_client_secret_hash", |b| b
+            .set_oauth_client_secret_hash(id, secret_hash))
+    }
+
     /// Records the access token `jti` revoked until `expires_at` (also used to remember
     /// client-assertion ids against replay). Idempotent: returns whether it was not recorded
     /// before.

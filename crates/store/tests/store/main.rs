@@ -65,6 +65,7 @@ on_both_backends!(
     oauth::signing_keys_rotate_next_to_active_to_retired,
     oauth::signing_key_debug_hides_the_private_key,
     oauth::revoked_tokens_are_idempotent_and_pruned_at_expiry,
+    oauth::platform_key_columns_seal_and_clear,
     policy::policy_versions_are_numbered_and_looked_up,
     policy::clearing_or_enforcing_ends_the_dry_run,
     policy::concurrent_policy_inserts_get_distinct_versions,

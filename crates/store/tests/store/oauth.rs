@@ -136,3 +136,55 @@ pub async fn revoked_tokens_are_idempotent_and_pruned_at_expiry(db: &TestDb) {
     assert!(!store.is_token_revoked("jti-1").await.unwrap());
     assert!(store.is_token_revoked("jti-2").await.unwrap());
 }
+
+pub async fn platform_key_columns_seal_and_clear(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .insert_signing_key(&key("k1", "active", T0))
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&key("k2", "next", T0 + 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.signing_key_publics().await.unwrap(),
+        vec![("k1".to_owned(), None), ("k2".to_owned(), None)]
+    );
+    assert!(
+        store
+            .seal_signing_key("k1", r#"{"kty":"EC"}"#)
+            .await
+            .unwrap()
+    );
+    assert!(!store.seal_signing_key("nope", "{}").await.unwrap());
+    let keys = store.list_signing_keys().await.unwrap();
+    assert!(
+        keys[0].private_pkcs8.is_empty(),
+        "the private key is blanked"
+    );
+    assert!(!keys[1].private_pkcs8.is_empty());
+    assert_eq!(
+        store.signing_key_publics().await.unwrap()[0],
+        ("k1".to_owned(), Some(r#"{"kty":"EC"}"#.to_owned()))
+    );
+
+    store
+        .insert_oauth_client(&client("orders", T0))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_oauth_client_secret_hash("orders", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_oauth_client_secret_hash("nope", None)
+            .await
+            .unwrap()
+    );
+    let row = store.oauth_client("orders").await.unwrap().unwrap();
+    assert_eq!(row.secret_hash, None);
+}

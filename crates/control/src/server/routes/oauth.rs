@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::{
     api::{CreateOAuthClient, KeysRotated, OAuthClientCreated, OAuthClientList},
-    oauth::{AuthServer, Authenticated, ClientCredentials, OAuthError, Params, TlsPeer},
+    oauth::{AuthServer, Authenticated, ClientCredentials, OAuthError, Params, SignError, TlsPeer},
     server::{
         auth,
         listener::PeerCertificates,
@@ -188,7 +188,15 @@ async fn delete_client(
 
 /// `200` with the keys after one rotation step.
 async fn rotate_keys(State(state): State<SharedState>) -> Result<Json<KeysRotated>, ApiError> {
-    let rotated = state.oauth.keys.rotate().await?;
+    let rotated = match state.oauth.keys.rotate().await {
+        Ok(rotated) => rotated,
+        Err(SignError::Sealed) => {
+            return Err(ApiError::conflict(
+                "the secrets store holding the signing keys is sealed; unseal it first",
+            ));
+        }
+        Err(SignError::Control(error)) => return Err(error.into()),
+    };
     // Revocations of tokens that expired are no longer needed; a good moment to forget them.
     if let Err(error) = state.oauth.prune().await {
         tracing::warn!(%error, "oauth: cannot prune revoked tokens");

@@ -41,14 +41,19 @@ pub(crate) async fn caller(
                 return Ok(Caller::admin(ip, mtls));
             }
             match access_token(state, token).await {
-                Some((principal, scopes)) => Ok(Caller {
+                AccessToken::Valid(principal, scopes) => Ok(Caller {
                     principal: Cow::Owned(principal),
                     credential: Credential::AccessToken,
                     scopes,
                     ip,
                     mtls,
                 }),
-                None => Err(refuse(state, presented.client, "invalid token")),
+                AccessToken::WrongAudience => Err(refuse(
+                    state,
+                    presented.client,
+                    "access token not issued for the secrets audience",
+                )),
+                AccessToken::Invalid => Err(refuse(state, presented.client, "invalid token")),
             }
         }
         Some(Err(())) => Err(refuse(state, presented.client, "malformed credentials")),
@@ -105,24 +110,38 @@ fn token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     }))
 }
 
-/// The principal and scopes of a live access token of this control plane.
-async fn access_token(
-    state: &SharedState,
-    token: &str,
-) -> Option<(rampart_policy::Principal, Vec<String>)> {
+/// What an access token presented to the secrets API turned out to be.
+enum AccessToken {
+    /// A live token of this control plane for the secrets audience: its principal and scopes.
+    Valid(rampart_policy::Principal, Vec<String>),
+    /// A live token of this control plane whose `aud` does not name the secrets audience
+    /// (`<issuer>/v1/secret`): a token minted for another service is refused here.
+    WrongAudience,
+    /// Not a live token of this control plane.
+    Invalid,
+}
+
+/// Checks a live access token of this control plane and its audience.
+async fn access_token(state: &SharedState, token: &str) -> AccessToken {
     // Only a JWT can be one of ours: skip the work for anything else.
     if token.bytes().filter(|b| *b == b'.').count() != 2 {
-        return None;
+        return AccessToken::Invalid;
     }
     let verified = match state.oauth.live_token(token).await {
-        Ok(verified) => verified?,
+        Ok(Some(verified)) => verified,
+        Ok(None) => return AccessToken::Invalid,
         Err(error) => {
             tracing::warn!(%error, "secrets: cannot check an access token");
-            return None;
+            return AccessToken::Invalid;
         }
     };
-    let principal = principal_from_claims(&verified.claims)?;
-    Some((principal, verified.scopes))
+    if !state.oauth.allows_secrets(&verified.claims) {
+        return AccessToken::WrongAudience;
+    }
+    match principal_from_claims(&verified.claims) {
+        Some(principal) => AccessToken::Valid(principal, verified.scopes),
+        None => AccessToken::Invalid,
+    }
 }
 
 /// Publishes the refusal (never what was presented), counts it against the brake and

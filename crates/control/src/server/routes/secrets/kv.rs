@@ -2,7 +2,7 @@
 //! `LIST` is not a method axum routes by), which checks the seal, authenticates, parses the
 //! operation, asks the policy and audits, then calls the engine.
 
-use std::net::SocketAddr;
+use std::{borrow::Cow, net::SocketAddr};
 
 use axum::{
     body::Bytes,
@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rampart_policy::Action;
-use rampart_secrets::{SecretsError, validate_path};
+use rampart_secrets::{SecretsError, is_reserved, validate_path};
 
 use super::{
     Client, Peer,
@@ -20,7 +20,10 @@ use super::{
     sys::{disabled, query_param},
     vault::VaultError,
 };
-use crate::{secrets::Op, server::state::SharedState};
+use crate::{
+    secrets::{Op, Verdict},
+    server::state::SharedState,
+};
 
 /// The resource of the mount-wide configuration (`admin` on it).
 const CONFIG_RESOURCE: &str = "secret/";
@@ -74,6 +77,19 @@ pub(crate) async fn dispatch(
         )
         .into_response();
     }
+    // The platform keys' reserved prefix: refused for every caller, the admin token
+    // included, before any policy is asked (`docs/secrets.md`, "Platform keys").
+    if is_reserved(target.path) {
+        let verdict = Verdict {
+            allowed: false,
+            policies: Cow::Borrowed("reserved-path"),
+        };
+        let path = target.path.trim_matches('/');
+        state
+            .secrets
+            .audit(&caller, client, target.op, path, target.version, &verdict);
+        return VaultError::denied().into_response();
+    }
     let (action, resource) = match authorization(&target) {
         Ok(found) => found,
         Err(e) => return e.into_response(),
@@ -118,6 +134,7 @@ pub(crate) fn error_response(
 ) -> Response {
     let status = match &error {
         SecretsError::NotFound => return VaultError::not_found().into_response(),
+        SecretsError::Reserved => return VaultError::denied().into_response(),
         SecretsError::Sealed | SecretsError::NotInitialized | SecretsError::Busy => {
             StatusCode::SERVICE_UNAVAILABLE
         }

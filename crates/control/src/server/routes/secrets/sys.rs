@@ -13,6 +13,7 @@ use base64::Engine as _;
 use rampart_secrets::{Secrets, SecretsError};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use super::{
     Client, Peer,
@@ -31,12 +32,31 @@ struct InitRequest {
     secret_threshold: u8,
 }
 
+/// The body of `PUT /v1/sys/unseal`. The share is wiped from memory when the request is
+/// dropped, and never shown by `Debug`.
 #[derive(Deserialize)]
 struct UnsealRequest {
-    #[serde(default)]
-    key: Option<String>,
+    #[serde(default, deserialize_with = "zeroizing")]
+    key: Option<Zeroizing<String>>,
     #[serde(default)]
     reset: bool,
+}
+
+impl std::fmt::Debug for UnsealRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealRequest")
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .field("reset", &self.reset)
+            .finish()
+    }
+}
+
+/// An optional string deserialized straight into a [`Zeroizing`] buffer.
+fn zeroizing<'de, D>(deserializer: D) -> Result<Option<Zeroizing<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<String>::deserialize(deserializer)?.map(Zeroizing::new))
 }
 
 /// `GET /v1/sys/seal-status` (no authentication).
@@ -179,7 +199,9 @@ pub(crate) async fn unseal(
         return VaultError::bad_request("missing required 'key' parameter").into_response();
     };
     let was_sealed = secrets.is_sealed();
-    match secrets.unseal(&share_hex(&key)).await {
+    let share = share_hex(&key);
+    drop(key);
+    match secrets.unseal(&share).await {
         Ok(progress) => {
             if was_sealed && !progress.sealed {
                 state
@@ -429,14 +451,14 @@ fn mount_entry() -> Value {
 }
 
 /// A share as the engine takes it (hex): base64 shares (`keys_base64`) are converted.
-fn share_hex(key: &str) -> String {
+fn share_hex(key: &str) -> Zeroizing<String> {
     let key = key.trim();
-    if hex::decode(key).is_ok() {
-        return key.to_owned();
+    if hex::decode(key).map(Zeroizing::new).is_ok() {
+        return Zeroizing::new(key.to_owned());
     }
     match base64::engine::general_purpose::STANDARD.decode(key) {
-        Ok(bytes) => hex::encode(bytes),
-        Err(_) => key.to_owned(),
+        Ok(bytes) => Zeroizing::new(hex::encode(Zeroizing::new(bytes).as_slice())),
+        Err(_) => Zeroizing::new(key.to_owned()),
     }
 }
 
@@ -459,4 +481,29 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unseal_request_debug_hides_the_share() {
+        let request: UnsealRequest = serde_json::from_str(r#"{"key":"0a1b2c3d4e5f"}"#).unwrap();
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("0a1b2c3d4e5f"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert_eq!(
+            request.key.as_deref().map(String::as_str),
+            Some("0a1b2c3d4e5f")
+        );
+        let reset: UnsealRequest = serde_json::from_str(r#"{"reset":true}"#).unwrap();
+        assert!(reset.key.is_none() && reset.reset);
+    }
+
+    #[test]
+    fn shares_are_hex_whatever_the_encoding() {
+        assert_eq!(share_hex(" 0a0b ").as_str(), "0a0b");
+        assert_eq!(share_hex("CgsM").as_str(), "0a0b0c");
+    }
 }
