@@ -49,7 +49,9 @@ pin() { # pin CPU cmd...: run pinned when PIN=1
 cd "$REPO_ROOT"
 if [[ -z ${RAMPART_BIN:-} ]]; then
     log "building rampart and the event_load example (release)"
-    cargo build --release -q -p rampart -p rampart-control --example event_load
+    # Two commands: target flags (`--example`) would limit the first to the example.
+    cargo build --release -q -p rampart
+    cargo build --release -q -p rampart-control --example event_load
     RAMPART_BIN=$REPO_ROOT/target/release/rampart
 fi
 LOAD_BIN=$REPO_ROOT/target/release/examples/event_load

@@ -175,6 +175,11 @@ pub struct SecretsConfig {
     pub root_key_env: String,
     /// How many versions a secret keeps unless its metadata says otherwise.
     pub max_versions: u32,
+    /// The `aud` an OAuth2 access token of this control plane must carry to open the secrets
+    /// API (`/v1/secret/…`); unset: `<issuer>/v1/secret`. Compared exactly (1 to 512
+    /// characters, no whitespace or control characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_audience: Option<String>,
 }
 
 impl Default for SecretsConfig {
@@ -184,6 +189,7 @@ impl Default for SecretsConfig {
             root_key_file: PathBuf::from("secrets-root.key"),
             root_key_env: "RAMPART_ROOT_KEY".to_owned(),
             max_versions: 10,
+            token_audience: None,
         }
     }
 }

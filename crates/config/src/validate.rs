@@ -59,6 +59,9 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
     if config.secrets.root_key_env.is_empty() {
         errs.push(err("secrets.root_key_env", "must not be empty"));
     }
+    if let Some(audience) = &config.secrets.token_audience {
+        check_token_audience(&mut errs, audience);
+    }
     let mut names = HashSet::new();
     for (i, l) in g.listeners.iter().enumerate() {
         let at = format!("gateway.listeners[{i}]");
@@ -516,6 +519,28 @@ fn file_exists(errs: &mut Vec<ConfigError>, at: &str, path: &std::path::Path) {
 
 fn err(path: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::new(path, message)
+}
+
+/// The longest `secrets.token_audience`: the longest `audience` a client can be registered
+/// with, so that a client can default to it.
+const MAX_TOKEN_AUDIENCE: usize = 512;
+
+/// `secrets.token_audience`: an exact string a token's `aud` can carry.
+fn check_token_audience(errs: &mut Vec<ConfigError>, audience: &str) {
+    let at = "secrets.token_audience";
+    if audience.is_empty() || audience.chars().count() > MAX_TOKEN_AUDIENCE {
+        errs.push(err(
+            at,
+            format!(
+                "must be 1 to {MAX_TOKEN_AUDIENCE} characters (omit it for `<issuer>/v1/secret`)"
+            ),
+        ));
+    } else if audience
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        errs.push(err(at, "must not contain whitespace or control characters"));
+    }
 }
 
 /// Segment names, unique service assignment, flows between declared segments, known actions.

@@ -5,7 +5,10 @@
 //! also signs the control plane's serving certificate and whose fingerprint join tokens pin).
 //! A rollover creates generation `n` in `<ca_dir>/gen-<n>/` (see [`rollover`]); on start, every
 //! trusted generation is loaded from there again and checked against its recorded fingerprint.
+//! Their private keys live in the secrets store when it is unsealed at start, else in key
+//! files beside the certificates (see [`keys`]).
 
+mod keys;
 mod rollover;
 
 use std::{
@@ -17,9 +20,11 @@ use std::{
 use arc_swap::ArcSwap;
 use rampart_core::spiffe::TrustDomain;
 use rampart_identity::{LocalCa, SharedTrustBundle, TrustBundle, expiry_time};
+use rampart_secrets::Platform;
 use rampart_store::{CaGenerationRecord, Store};
 use tokio::sync::Mutex;
 
+use self::keys::KeyHome;
 use crate::{ControlError, api, ca_fingerprint, registry::unix_ms};
 
 /// The CA set. Signing reads the active generation without locking; rollover steps are
@@ -29,6 +34,8 @@ pub(crate) struct CaSet {
     store: Store,
     bundle: SharedTrustBundle,
     dir: Option<PathBuf>,
+    /// Where the private keys of generations above 1 are kept.
+    keys: KeyHome,
     generations: Mutex<Vec<Generation>>,
     active: ArcSwap<Signer>,
 }
@@ -53,14 +60,17 @@ struct Generation {
 impl CaSet {
     /// Loads the generations recorded in `store` (recording generation 1, `first`, on the first
     /// start), checks each trusted one against its files in `dir`, and sets `bundle` to the
-    /// roots of the trusted ones.
+    /// roots of the trusted ones. With `platform` unsealed now, the keys of generations above
+    /// 1 are kept there: key files found are imported, then removed.
     pub(crate) async fn load(
         store: Store,
         trust_domain: TrustDomain,
         bundle: SharedTrustBundle,
         first: Arc<LocalCa>,
         dir: Option<PathBuf>,
+        platform: Option<Platform>,
     ) -> Result<Self, ControlError> {
+        let keys = KeyHome::at_start(platform);
         let mut records = store.list_ca_generations().await?;
         let first_record = first_record(&first, records.first())?;
         if records.first() != Some(&first_record) {
@@ -81,8 +91,19 @@ impl CaSet {
         for record in records {
             let ca = match (record.generation, record.trusted || record.active) {
                 (1, _) => Some(first.clone()),
-                (_, true) => Some(load_generation(dir.as_deref(), &record).await?),
-                (_, false) => None,
+                (_, true) => Some(load_generation(dir.as_deref(), &record, &keys).await?),
+                (n, false) => {
+                    if let Some(dir) = &dir
+                        && let Err(error) = keys.import_unloaded(generation_dir(dir, n), n).await
+                    {
+                        tracing::warn!(
+                            generation = n,
+                            %error,
+                            "cannot move a retired ca generation's key file into the secrets store"
+                        );
+                    }
+                    None
+                }
             };
             generations.push(Generation { record, ca });
         }
@@ -92,6 +113,7 @@ impl CaSet {
             store,
             bundle,
             dir,
+            keys,
             generations: Mutex::new(generations),
             active: ArcSwap::from_pointee(signer),
         };
@@ -101,6 +123,7 @@ impl CaSet {
             tracing::info!(
                 generations = generations.len(),
                 active = set.active.load().generation,
+                keys_in_secrets_store = set.keys.is_store(),
                 "ca generations loaded"
             );
         }
@@ -154,6 +177,7 @@ fn first_record(
 async fn load_generation(
     dir: Option<&Path>,
     record: &CaGenerationRecord,
+    keys: &KeyHome,
 ) -> Result<Arc<LocalCa>, ControlError> {
     let fail = |reason: String| ControlError::CaGeneration {
         generation: record.generation,
@@ -172,7 +196,7 @@ async fn load_generation(
             path.display()
         )));
     }
-    let ca = open_ca(path.clone()).await?;
+    let ca = keys.open(path.clone(), record.generation).await?;
     let fingerprint = ca_fingerprint(ca.cert_der());
     if fingerprint != record.fingerprint {
         return Err(fail(format!(
@@ -182,17 +206,6 @@ async fn load_generation(
         )));
     }
     Ok(ca)
-}
-
-/// Loads (or creates) the CA in `path` off the async threads: it reads files and may
-/// generate a key.
-pub(crate) async fn open_ca(path: PathBuf) -> Result<Arc<LocalCa>, ControlError> {
-    let ca = tokio::task::spawn_blocking(move || LocalCa::load_or_create(&path))
-        .await
-        .map_err(|e| ControlError::Rollover {
-            reason: format!("the CA task failed: {e}"),
-        })??;
-    Ok(Arc::new(ca))
 }
 
 /// Where generation `n` lives under `dir`.

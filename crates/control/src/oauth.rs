@@ -34,11 +34,18 @@ pub struct OAuthSettings {
     pub issuer: Option<String>,
     /// How long an access token is valid (default 5 min).
     pub access_token_ttl: Duration,
+    /// The `aud` an access token needs for the secrets API (`secrets.token_audience`);
+    /// `None`: `<issuer>/v1/secret`.
+    pub secrets_audience: Option<String>,
 }
 
-/// The audience an access token needs for the secrets API: `<issuer>/v1/secret`.
-pub(crate) fn secrets_audience(issuer: &str) -> String {
-    format!("{}/v1/secret", issuer.trim_end_matches('/'))
+/// The audience an access token needs for the secrets API: `configured`, else
+/// `<issuer>/v1/secret`.
+pub(crate) fn secrets_audience(issuer: &str, configured: Option<&str>) -> String {
+    match configured {
+        Some(audience) => audience.to_owned(),
+        None => format!("{}/v1/secret", issuer.trim_end_matches('/')),
+    }
 }
 
 /// The authorization server: clients, keys, grants.
@@ -65,6 +72,7 @@ impl Default for OAuthSettings {
         Self {
             issuer: None,
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            secrets_audience: None,
         }
     }
 }
@@ -72,13 +80,15 @@ impl Default for OAuthSettings {
 // === impl AuthServer ===
 
 impl AuthServer {
-    /// Loads (or creates) the signing keys; `issuer` is the resolved issuer URL. With
-    /// `secrets`, the platform keys live there (`docs/secrets.md`, "Platform keys"): rows of
-    /// an older release are moved into it now when it is unsealed.
+    /// Loads (or creates) the signing keys; `issuer` is the resolved issuer URL,
+    /// `secrets_audience` the configured audience of the secrets API (`None`: the default).
+    /// With `secrets`, the platform keys live there (`docs/secrets.md`, "Platform keys"):
+    /// rows of an older release are moved into it now when it is unsealed.
     pub(crate) async fn new(
         store: Store,
         issuer: &str,
         token_ttl: Duration,
+        secrets_audience: Option<&str>,
         secrets: Option<&Secrets>,
     ) -> Result<Self, ControlError> {
         let platform = secrets.map(Secrets::platform);
@@ -86,7 +96,7 @@ impl AuthServer {
         let issuer = issuer.trim_end_matches('/').to_owned();
         let server = Self {
             store,
-            secrets_audience: secrets_audience(&issuer),
+            secrets_audience: self::secrets_audience(&issuer, secrets_audience),
             issuer,
             token_ttl,
             keys,

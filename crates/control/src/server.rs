@@ -215,7 +215,7 @@ impl ControlPlane {
             options.trust_domain.clone(),
             options.ca.cert_der(),
         );
-        let authority = authority(&options, policy.subscribe()).await?;
+        let authority = authority(&options, policy.subscribe(), secrets.as_ref()).await?;
         let issuer = oauth
             .issuer
             .clone()
@@ -225,6 +225,7 @@ impl ControlPlane {
                 options.store.clone(),
                 &issuer,
                 oauth.access_token_ttl,
+                oauth.secrets_audience.as_deref(),
                 secrets.as_ref(),
             )
             .await?,
@@ -279,10 +280,12 @@ impl ControlPlane {
     }
 }
 
-/// The CA set (loaded from the store and `ca_dir`), the mesh and the authority over both.
+/// The CA set (loaded from the store and `ca_dir`, its keys from `secrets` when unsealed), the
+/// mesh and the authority over both.
 async fn authority(
     options: &ControlOptions,
     policy: watch::Receiver<Distribution>,
+    secrets: Option<&Secrets>,
 ) -> Result<Arc<Authority>, ControlError> {
     let cas = CaSet::load(
         options.store.clone(),
@@ -290,6 +293,7 @@ async fn authority(
         options.bundle.clone(),
         options.ca.clone(),
         options.ca_dir.clone(),
+        secrets.map(Secrets::platform),
     )
     .await?;
     let mesh = Mesh::new(

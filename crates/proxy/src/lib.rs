@@ -30,4 +30,5 @@ pub use authz::{InstalledPolicy, PolicyState};
 pub use error::ProxyError;
 pub use gateway::{Gateway, GatewayHandle, GatewayOptions};
 pub use mesh::{MeshContext, MeshDirectory};
+pub use metrics::install_process_metrics;
 pub use shared::ShedGate;

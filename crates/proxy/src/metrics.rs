@@ -29,6 +29,27 @@ pub struct RouteMetrics {
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), metrics::Level::INFO, None);
 
+/// The process-wide recorder, when the binary installed one ([`install_process_metrics`]).
+static PROCESS: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+
+/// Installs a process-wide Prometheus recorder for what is not one gateway's: the event
+/// pipeline's metrics (spool, shipper, event log, exporters; `docs/metrics.md`), recorded with
+/// the `metrics` macros. Every gateway's `/metrics` then shows them after its own. Call once,
+/// from the binary; later calls (or a recorder installed by someone else) change nothing.
+pub fn install_process_metrics() {
+    if PROCESS.get().is_some() {
+        return;
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(LATENCY_BUCKETS)
+        .map(PrometheusBuilder::build_recorder)
+        .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+    let handle = recorder.handle();
+    if metrics::set_global_recorder(recorder).is_ok() {
+        let _ = PROCESS.set(handle);
+    }
+}
+
 // === impl Metrics ===
 
 impl Metrics {
@@ -47,7 +68,12 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         self.handle.run_upkeep();
-        self.handle.render()
+        let mut text = self.handle.render();
+        if let Some(process) = PROCESS.get() {
+            process.run_upkeep();
+            text.push_str(&process.render());
+        }
+        text
     }
 
     pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {

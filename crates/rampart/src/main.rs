@@ -18,6 +18,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     logging::init(&cli.log);
+    // The event pipeline's metrics, shown by every gateway's `/metrics` after its own.
+    rampart_proxy::install_process_metrics();
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

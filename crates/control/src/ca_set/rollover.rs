@@ -1,6 +1,7 @@
 //! The three steps of a CA rollover:
 //!
-//! 1. `prepare` creates generation `n + 1` in `<ca_dir>/gen-<n+1>/` and adds its root to the
+//! 1. `prepare` creates generation `n + 1` in `<ca_dir>/gen-<n+1>/` (its key in the secrets
+//!    store when the keys are kept there, see [`super::keys`]) and adds its root to the
 //!    bundle, so that every member trusts both roots before any SVID of the new one exists;
 //! 2. `activate` makes it sign every SVID from now on (members renew onto it at half-life);
 //! 3. `retire` removes every other generation's root from the bundle, refused while an
@@ -13,7 +14,7 @@ use std::{collections::BTreeSet, time::SystemTime};
 use rampart_identity::expiry_time;
 use rampart_store::CaGenerationRecord;
 
-use super::{CaSet, Generation, generation_dir, open_ca, signer, status};
+use super::{CaSet, Generation, generation_dir, signer, status};
 use crate::{ControlError, api, ca_fingerprint, registry::unix_ms};
 
 // === impl CaSet ===
@@ -54,7 +55,7 @@ impl CaSet {
             .max()
             .unwrap_or(1)
             .saturating_add(1);
-        let ca = open_ca(generation_dir(dir, next)).await?;
+        let ca = self.keys.create(generation_dir(dir, next), next).await?;
         let record = CaGenerationRecord {
             generation: next,
             fingerprint: ca_fingerprint(ca.cert_der()),

@@ -2,12 +2,16 @@
 //! keys and the client secret hashes are kept encrypted under the reserved prefix, rows of an
 //! older release are moved at the first unsealed start, the reserved prefix is refused over
 //! HTTP even to the admin token, a sealed store makes the token endpoint fail closed while
-//! the JWKS keeps serving, and only tokens for the secrets audience open the secrets API.
+//! the JWKS keeps serving, and only tokens for the secrets audience (the default or the
+//! configured one) open the secrets API. The CA generations' keys live in the store when it
+//! is unsealed at start: new ones never touch the disk, key files are imported, and SVIDs keep
+//! issuing and verifying across restarts; sealed at start, they stay in 0600 files.
 
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use rampart_config::SealMode;
+use rampart_control::api::RolloverStep;
 use rampart_events::SecurityKind;
 use rampart_secrets::Platform;
 use rampart_token::{Jwks, Policy, VerifyingKeys, verify};
@@ -460,4 +464,321 @@ permit(principal == Rampart::Client::"{right_id}", action == Rampart::Action::"r
     assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
     let body: Value = read.json();
     assert_eq!(body["data"]["data"]["p"], "v1");
+}
+
+// === the CA generations' keys ===
+
+/// `<tempdir>/ca-generations`, where rollover creates the generations (a sibling of `data`).
+fn generations_dir(plane: &Plane) -> std::path::PathBuf {
+    plane
+        .ca_path
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("ca-generations")
+}
+
+/// The files under `dir` that hold a PEM private key.
+fn private_key_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(private_key_files(&path));
+        } else if contains(&std::fs::read(&path).unwrap(), b"PRIVATE KEY") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The base64 body lines of a PEM key (how it would appear in a file).
+fn pem_lines(pem: &[u8]) -> Vec<Vec<u8>> {
+    String::from_utf8_lossy(pem)
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 32)
+        .map(|l| l.as_bytes().to_vec())
+        .collect()
+}
+
+/// Generation `n`'s key from the secrets store (PEM).
+async fn generation_key(plane: &Plane, n: u32) -> Vec<u8> {
+    let platform = plane.secrets.as_ref().unwrap().platform();
+    let key = platform
+        .get(&format!("ca-generations/gen-{n}/key"))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("generation {n}'s key is not in the store"));
+    assert!(contains(&key, b"PRIVATE KEY"));
+    key.to_vec()
+}
+
+fn roots(plane: &Plane) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    plane.bundle.load().roots().to_vec()
+}
+
+/// `(generation, active, trusted)` of every generation.
+async fn generations(plane: &Plane) -> Vec<(u32, bool, bool)> {
+    let status = plane.client().ca_status().await.unwrap();
+    status
+        .generations
+        .iter()
+        .map(|g| (g.generation, g.active, g.trusted))
+        .collect()
+}
+
+async fn step(plane: &Plane, step: RolloverStep) {
+    plane.client().ca_rollover(step, true).await.unwrap();
+}
+
+#[tokio::test]
+async fn ca_generation_keys_live_in_the_secrets_store_across_a_rollover_and_restarts() {
+    let plane = start_settings(Settings {
+        secrets: Some(SealMode::Auto),
+        ..Settings::default()
+    })
+    .await;
+    let old_root = roots(&plane)[0].clone();
+    let before = plane.join("orders", "shop").await;
+    step(&plane, RolloverStep::Prepare).await;
+    let dir = generations_dir(&plane);
+    assert!(dir.join("gen-2/ca.pem").exists());
+    assert!(
+        !dir.join("gen-2/ca-key.pem").exists(),
+        "no key file written"
+    );
+    assert_eq!(private_key_files(&dir), Vec::<std::path::PathBuf>::new());
+    let key = generation_key(&plane, 2).await;
+    step(&plane, RolloverStep::Activate).await;
+    assert_eq!(
+        generations(&plane).await,
+        [(1, false, true), (2, true, true)]
+    );
+    let new_root = roots(&plane)[1].clone();
+    let after = plane.join("billing", "shop").await;
+    assert!(after.verifies_with(std::slice::from_ref(&new_root)));
+    assert!(!after.verifies_with(std::slice::from_ref(&old_root)));
+    assert!(private_key_files(&dir).is_empty());
+    // Neither the data directory nor the generations hold the key in clear.
+    let mut haystack = data_bytes(&plane);
+    haystack.extend(tree_bytes(&dir));
+    assert!(
+        contains(&haystack, b"BEGIN CERTIFICATE"),
+        "the scan sees files"
+    );
+    for line in pem_lines(&key) {
+        assert!(!contains(&haystack, &line), "generation 2's key in clear");
+    }
+    // The leftovers of an interrupted prepare of generation 3: a certificate without a key.
+    std::fs::create_dir_all(dir.join("gen-3")).unwrap();
+    std::fs::copy(dir.join("gen-2/ca.pem"), dir.join("gen-3/ca.pem")).unwrap();
+
+    // A restart loads generation 2 with its key from the store: SVIDs still issue and verify.
+    let plane = plane.restart().await;
+    assert_eq!(
+        generations(&plane).await,
+        [(1, false, true), (2, true, true)]
+    );
+    assert_eq!(roots(&plane), [old_root.clone(), new_root.clone()]);
+    assert!(before.verifies_with(&roots(&plane)));
+    assert!(after.verifies_with(&roots(&plane)));
+    let joined = plane.join("inventory", "shop").await;
+    assert!(joined.verifies_with(std::slice::from_ref(&new_root)));
+    assert_eq!(generation_key(&plane, 2).await, key, "the same key");
+    assert!(private_key_files(&dir).is_empty());
+
+    // The next prepare discards the leftovers and creates a new CA, its key in the store.
+    step(&plane, RolloverStep::Prepare).await;
+    let status = plane.client().ca_status().await.unwrap();
+    assert_eq!(status.generations.len(), 3);
+    assert_ne!(
+        status.generations[2].fingerprint, status.generations[1].fingerprint,
+        "a new CA, not the copied certificate"
+    );
+    assert_ne!(generation_key(&plane, 3).await, key);
+    assert!(private_key_files(&dir).is_empty());
+    step(&plane, RolloverStep::Activate).await;
+    let plane = plane.restart().await;
+    let third = roots(&plane)[2].clone();
+    let joined = plane.join("shipping", "shop").await;
+    assert!(joined.verifies_with(std::slice::from_ref(&third)));
+    assert!(private_key_files(&dir).is_empty());
+}
+
+#[tokio::test]
+async fn ca_generation_key_files_of_an_older_release_are_imported_at_the_first_unsealed_start() {
+    // Without a secrets store the generations keep 0600 key files, as before this release.
+    let plane = start_settings(Settings::default()).await;
+    for s in [
+        RolloverStep::Prepare,
+        RolloverStep::Activate,
+        RolloverStep::Prepare,
+        RolloverStep::Activate,
+        RolloverStep::Retire,
+    ] {
+        step(&plane, s).await;
+    }
+    assert_eq!(
+        generations(&plane).await,
+        [(1, false, false), (2, false, false), (3, true, true)]
+    );
+    let dir = generations_dir(&plane);
+    let key2 = std::fs::read(dir.join("gen-2/ca-key.pem")).unwrap();
+    let key3 = std::fs::read(dir.join("gen-3/ca-key.pem")).unwrap();
+    assert_eq!(private_key_files(&dir).len(), 2);
+    let root = roots(&plane);
+    assert_eq!(root.len(), 1);
+
+    let plane = plane
+        .restart_with(Settings {
+            secrets: Some(SealMode::Auto),
+            ..Settings::default()
+        })
+        .await;
+    assert_eq!(
+        private_key_files(&dir),
+        Vec::<std::path::PathBuf>::new(),
+        "both key files, trusted or retired, were imported and removed"
+    );
+    assert_eq!(generation_key(&plane, 2).await, key2);
+    assert_eq!(generation_key(&plane, 3).await, key3);
+    assert_eq!(roots(&plane), root);
+    let joined = plane.join("orders", "shop").await;
+    assert!(joined.verifies_with(&root));
+
+    // The next start reads the key from the store.
+    let plane = plane.restart().await;
+    let joined = plane.join("billing", "shop").await;
+    assert!(joined.verifies_with(&root));
+    assert!(private_key_files(&dir).is_empty());
+}
+
+#[tokio::test]
+async fn with_a_store_sealed_at_start_generation_keys_stay_in_files_until_an_unsealed_start() {
+    let plane = start_settings(Settings {
+        secrets: Some(SealMode::Shamir),
+        ..Settings::default()
+    })
+    .await;
+    step(&plane, RolloverStep::Prepare).await;
+    let key_file = generations_dir(&plane).join("gen-2/ca-key.pem");
+    let key = std::fs::read(&key_file).unwrap();
+    assert!(
+        contains(&key, b"PRIVATE KEY"),
+        "TLS must work before the unseal"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    step(&plane, RolloverStep::Activate).await;
+    let plane = plane.restart().await;
+    let root = roots(&plane)[1].clone();
+    let joined = plane.join("orders", "shop").await;
+    assert!(joined.verifies_with(std::slice::from_ref(&root)));
+    assert!(key_file.exists());
+
+    // Switched to auto-unseal, the key moves into the store.
+    let plane = plane
+        .restart_with(Settings {
+            secrets: Some(SealMode::Auto),
+            ..Settings::default()
+        })
+        .await;
+    assert!(!key_file.exists());
+    assert_eq!(generation_key(&plane, 2).await, key);
+    let joined = plane.join("billing", "shop").await;
+    assert!(joined.verifies_with(std::slice::from_ref(&root)));
+}
+
+#[tokio::test]
+async fn with_key_files_a_half_written_generation_is_discarded_by_the_next_prepare() {
+    // A certificate without its key (e.g. left by a prepare with the store, interrupted
+    // before it was recorded, then a start with key files): prepare starts over.
+    let plane = start_settings(Settings::default()).await;
+    let dir = generations_dir(&plane);
+    std::fs::create_dir_all(dir.join("gen-2")).unwrap();
+    std::fs::copy(&plane.ca_path, dir.join("gen-2/ca.pem")).unwrap();
+    step(&plane, RolloverStep::Prepare).await;
+    let status = plane.client().ca_status().await.unwrap();
+    assert_ne!(
+        status.generations[1].fingerprint,
+        status.generations[0].fingerprint
+    );
+    assert!(dir.join("gen-2/ca-key.pem").exists());
+    step(&plane, RolloverStep::Activate).await;
+    let joined = plane.join("orders", "shop").await;
+    assert!(joined.verifies_with(std::slice::from_ref(&roots(&plane)[1])));
+}
+
+/// Every file under `dir`, concatenated.
+fn tree_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(tree_bytes(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+// === a configured secrets audience ===
+
+#[tokio::test]
+async fn a_configured_token_audience_replaces_the_default_one() {
+    let plane = start_settings(Settings {
+        secrets: Some(SealMode::Auto),
+        oauth: rampart_control::OAuthSettings {
+            secrets_audience: Some("urn:example:secrets".to_owned()),
+            ..rampart_control::OAuthSettings::default()
+        },
+        ..Settings::default()
+    })
+    .await;
+    admin(
+        &plane,
+        "PUT",
+        "/v1/secret/data/app/db",
+        r#"{"data":{"p":"v1"}}"#,
+    )
+    .await;
+    let (default, default_id) = client_token_for(&plane, &format!("{}/v1/secret", plane.url)).await;
+    let (custom, custom_id) = client_token_for(&plane, "urn:example:secrets").await;
+    let cedar = format!(
+        r#"permit(principal == Rampart::Client::"{default_id}", action == Rampart::Action::"read_secret", resource);
+permit(principal == Rampart::Client::"{custom_id}", action == Rampart::Action::"read_secret", resource);"#
+    );
+    plane
+        .client()
+        .apply_policy(&rampart_control::api::ApplyPolicy {
+            source: rampart_policy::PolicySource {
+                files: std::collections::BTreeMap::from([("s.cedar".to_owned(), cedar)]),
+                segments: rampart_policy::Segments::default(),
+            },
+            segments_from_current: false,
+            author: "test".to_owned(),
+            message: String::new(),
+            dry_run: false,
+        })
+        .await
+        .unwrap();
+    let mut events = plane.bus.subscribe();
+
+    // The default audience no longer opens the secrets API.
+    let refused = vault(&plane, "GET", "/v1/secret/data/app/db", Some(&default), "").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let event = next_event(&mut events, SecurityKind::AuthFailed).await;
+    assert!(
+        event.detail.contains("secrets audience"),
+        "{}",
+        event.detail
+    );
+    // The configured one does.
+    let read = vault(&plane, "GET", "/v1/secret/data/app/db", Some(&custom), "").await;
+    assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+    assert_eq!(read.json()["data"]["data"]["p"], "v1");
 }

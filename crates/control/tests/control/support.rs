@@ -66,6 +66,8 @@ pub struct Settings {
     pub policy: Option<rampart_config::PolicyConfig>,
     /// Serve a secrets store with this seal mode (`None`: no secrets store).
     pub secrets: Option<rampart_config::SealMode>,
+    /// The OAuth2 authorization server's settings.
+    pub oauth: rampart_control::OAuthSettings,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
             ca_dir: true,
             policy: None,
             secrets: None,
+            oauth: rampart_control::OAuthSettings::default(),
         }
     }
 }
@@ -174,7 +177,7 @@ async fn try_launch(
     let handle = ControlPlane::start_with_secrets(
         options,
         settings.limits.clone(),
-        rampart_control::OAuthSettings::default(),
+        settings.oauth.clone(),
         settings.policy.clone(),
         secrets.clone(),
     )

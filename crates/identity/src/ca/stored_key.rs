@@ -59,14 +59,37 @@ impl LocalCa {
         Self::create_with(cert_path, None)
     }
 
+    /// The key file of the local CA in `dir` (`ca-key.pem`), read after checking that only
+    /// its owner can access it; `None` when absent. The key is not checked against
+    /// `ca.pem`: this is for moving the key of a CA nobody loads (a retired generation).
+    pub fn read_key_file(dir: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, IdentityError> {
+        let path = dir.join(KEY_FILE);
+        if !files::exists(&path)? {
+            return Ok(None);
+        }
+        files::read_private(&path).map(Some)
+    }
+
+    /// Removes `dir/ca.pem` and `dir/ca-key.pem` when present: the leftovers of a CA whose
+    /// creation was interrupted and that nothing refers to.
+    pub fn remove_files(dir: &Path) -> Result<(), IdentityError> {
+        remove_if_present(dir.join(CERT_FILE))?;
+        remove_if_present(dir.join(KEY_FILE))
+    }
+
     /// Removes `dir/ca-key.pem` (after its key was stored elsewhere); no error when absent.
     pub fn remove_key_file(dir: &Path) -> Result<(), IdentityError> {
-        let path = dir.join(KEY_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(IdentityError::Write { path, source }),
-        }
+        remove_if_present(dir.join(KEY_FILE))
+    }
+}
+
+// === helpers ===
+
+fn remove_if_present(path: PathBuf) -> Result<(), IdentityError> {
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(IdentityError::Write { path, source }),
     }
 }
 
@@ -93,6 +116,21 @@ mod tests {
         assert!(matches!(err, IdentityError::KeyMismatch { .. }), "{err}");
         let shown = format!("{err}");
         assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    }
+
+    #[test]
+    fn a_key_file_is_read_and_leftovers_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(LocalCa::read_key_file(tmp.path()).unwrap().is_none());
+        let ca = LocalCa::load_or_create(tmp.path()).unwrap();
+        let read = LocalCa::read_key_file(tmp.path()).unwrap().unwrap();
+        assert_eq!(read.as_slice(), ca.key_pem().as_bytes());
+        LocalCa::remove_files(tmp.path()).unwrap();
+        assert!(!LocalCa::has_cert(tmp.path()).unwrap());
+        assert!(!LocalCa::key_file(tmp.path()).exists());
+        LocalCa::remove_files(tmp.path()).unwrap();
+        // A fresh CA can be created where the leftovers were.
+        LocalCa::create_without_key_file(tmp.path()).unwrap();
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let oauth = rampart_control::OAuthSettings {
             issuer: config.oauth.issuer.clone(),
             access_token_ttl: config.oauth.access_token_ttl.0,
+            secrets_audience: config.secrets.token_audience.clone(),
         };
         // The configuration's `policy` section is seeded into the versioned history.
         let control = ControlPlane::start_with_secrets(ControlOptions {

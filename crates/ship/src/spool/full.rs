@@ -130,6 +130,6 @@ impl Spool {
 
     pub(super) fn count_dropped(&mut self, n: u64) {
         self.dropped += n;
-        metrics::counter!("rampart_events_dropped_total").increment(n);
+        metrics::counter!("rampart_events_spool_dropped_total").increment(n);
     }
 }

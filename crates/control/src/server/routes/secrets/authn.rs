@@ -115,7 +115,8 @@ enum AccessToken {
     /// A live token of this control plane for the secrets audience: its principal and scopes.
     Valid(rampart_policy::Principal, Vec<String>),
     /// A live token of this control plane whose `aud` does not name the secrets audience
-    /// (`<issuer>/v1/secret`): a token minted for another service is refused here.
+    /// (`secrets.token_audience`, by default `<issuer>/v1/secret`): a token minted for
+    /// another service is refused here.
     WrongAudience,
     /// Not a live token of this control plane.
     Invalid,
