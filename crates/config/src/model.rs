@@ -47,6 +47,10 @@ pub struct LogsConfig {
     pub checkpoint_every: u64,
     /// …or this often, whichever comes first.
     pub checkpoint_interval: Duration,
+    /// The audit keys (`key_id:base64`, from `GET /v1/audit/keys`) of the other control planes
+    /// writing to the same database: checkpoints they signed verify too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_keys: Vec<String>,
     /// Copy every stored event to this JSON-lines file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jsonl: Option<PathBuf>,
@@ -69,6 +73,7 @@ impl Default for LogsConfig {
             audit_max_age: Duration::from_secs(365 * 24 * 3600),
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
+            trusted_keys: Vec::new(),
             jsonl: None,
             otlp: None,
             nats: None,

@@ -14,6 +14,21 @@ pub struct ChainRow {
     pub hash: Vec<u8>,
     /// `EventRecord.json` as ingested.
     pub body: String,
+    /// The indexed columns as stored, which queries read: verification checks them against
+    /// the body, since the chain covers the body only.
+    pub columns: RowColumns,
+}
+
+/// The indexed columns of a stored record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowColumns {
+    pub time_ms: i64,
+    pub kind: String,
+    pub action: String,
+    pub service: String,
+    pub principal: Option<String>,
+    pub decision: Option<String>,
+    pub status: Option<i64>,
 }
 
 impl From<ChainRow> for crate::audit::ChainEntry {

@@ -43,7 +43,7 @@ mod stored;
 mod url;
 mod writer;
 
-pub use chain_rows::ChainRow;
+pub use chain_rows::{ChainRow, RowColumns};
 pub use error::LogError;
 pub use options::{LogStoreOptions, Retention};
 pub use query::{Query, QueryError};

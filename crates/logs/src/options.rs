@@ -14,6 +14,9 @@ pub struct LogStoreOptions {
     pub checkpoint_interval: Duration,
     /// The audit key; without one, no checkpoints are written.
     pub signer: Option<Arc<AuditSigner>>,
+    /// The audit keys of the other collectors writing to the same database (several control
+    /// planes on one PostgreSQL): their checkpoints verify too.
+    pub trusted_keys: Vec<crate::audit::AuditKey>,
     /// Most batches waiting for the writer (default 64); beyond it `try_ingest` is `Busy`.
     pub queue: usize,
     /// Most records waiting for the writer (default 65 536); beyond it `try_ingest` is `Busy`.
@@ -49,6 +52,7 @@ impl Default for LogStoreOptions {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
             signer: None,
+            trusted_keys: Vec::new(),
             queue: 64,
             queue_records: 65_536,
             retention: Retention::default(),

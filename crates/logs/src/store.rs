@@ -46,6 +46,8 @@ pub struct LogStore {
     queue_records: usize,
     events: broadcast::Sender<Arc<StoredEvent>>,
     signer: Option<Arc<AuditSigner>>,
+    /// Other processes' audit keys trusted for verification (`LogStoreOptions::trusted_keys`).
+    trusted: Vec<AuditKey>,
     retention: Retention,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Retention, and on SQLite the WAL checkpoints; aborted on drop.
@@ -100,6 +102,7 @@ impl LogStore {
             queue_records,
             events,
             signer: opts.signer,
+            trusted: opts.trusted_keys,
             retention: opts.retention,
             writer: Mutex::new(Some(writer)),
             background,
@@ -241,9 +244,16 @@ impl LogStore {
             }))
     }
 
-    /// The public keys checkpoints are signed with (this process's signer's).
+    /// The public keys checkpoints may be signed with: this process's signer's and the other
+    /// collectors' it was told to trust.
     pub fn audit_keys(&self) -> Vec<AuditKey> {
-        self.signer.iter().map(|s| s.key().clone()).collect()
+        let mut keys: Vec<AuditKey> = self.signer.iter().map(|s| s.key().clone()).collect();
+        for key in &self.trusted {
+            if !keys.iter().any(|k| k.key_id == key.key_id) {
+                keys.push(key.clone());
+            }
+        }
+        keys
     }
 
     /// Stops taking batches, waits for the writer to finish the queued ones (and sign a last

@@ -1,5 +1,5 @@
 //! Test helpers for Rampart (dev-dependency only): the HTTP desync corpus as raw requests,
-//! recording upstream servers, raw TCP clients, a throwaway CA and a harness for the rampart
+//! recording upstream servers, raw TCP clients, a throwaway CA, a real `nats-server` launcher and a harness for the rampart
 //! binary. No crate may depend on it outside `[dev-dependencies]`: nothing here is fit for
 //! production, and it panics on any setup failure so that a broken test stops with a clear message.
 
@@ -10,6 +10,7 @@
 
 pub mod certs;
 pub mod desync;
+pub mod nats;
 pub mod process;
 pub mod raw;
 pub mod upstream;

@@ -44,18 +44,21 @@ impl EventLog {
         exports: Exports,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), ControlError> {
-        if let Some(path) = exports.jsonl {
-            let task = jsonl(self.store.subscribe(), &path).await?;
+        // Every exporter subscribes before the first await (opening the file), so that all of
+        // them start from the same stored record.
+        let for_jsonl = exports.jsonl.as_ref().map(|_| self.store.subscribe());
+        let for_otlp = exports.otlp.as_ref().map(|_| self.store.subscribe());
+        if let (Some(path), Some(stored)) = (exports.jsonl, for_jsonl) {
+            let task = jsonl(stored, &path).await?;
             self.attach(task);
         }
-        if let Some(options) = exports.otlp {
+        if let (Some(options), Some(mut stored)) = (exports.otlp, for_otlp) {
             let exporter = OtlpExporter::spawn(options, shutdown.clone()).map_err(|e| {
                 ControlError::Events {
                     reason: e.to_string(),
                 }
             })?;
             let sender = exporter.sender();
-            let mut stored = self.store.subscribe();
             self.attach(tokio::spawn(async move {
                 let _exporter = exporter;
                 while let Some(event) = next(&mut stored, "otlp").await {

@@ -7,6 +7,7 @@
 
 mod auth;
 mod errors;
+mod events_nats;
 mod join_tokens;
 mod mesh;
 mod oauth;

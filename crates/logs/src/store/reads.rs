@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::Db;
 use crate::audit::{Checkpoint, CheckpointBody, HASH_LEN};
-use crate::chain_rows::ChainRow;
+use crate::chain_rows::{ChainRow, RowColumns};
 use crate::error::{LogError, sql};
 use crate::query::{Bind, Query};
 use crate::stored::StoredEvent;
@@ -100,7 +100,8 @@ impl Db {
     ) -> Result<Vec<ChainRow>, LogError> {
         on_pool!(self, pool, pg => {
             let rows = sqlx::query(text(pg,
-                "SELECT chain_seq, id, prev_hash, hash, body FROM events
+                "SELECT chain_seq, id, prev_hash, hash, body, time_ms, kind, action, service,
+                        principal, decision, status FROM events
                  WHERE chain_seq IS NOT NULL AND chain_seq >= ? ORDER BY chain_seq LIMIT ?"))
                 .bind(from)
                 .bind(limit.max(0))
@@ -115,6 +116,17 @@ impl Db {
                         prev_hash: row.try_get::<Option<Vec<u8>>, _>(2)?.unwrap_or_default(),
                         hash: row.try_get::<Option<Vec<u8>>, _>(3)?.unwrap_or_default(),
                         body: row.try_get(4)?,
+                        columns: RowColumns {
+                            time_ms: row.try_get(5)?,
+                            kind: row.try_get(6)?,
+                            action: row.try_get(7)?,
+                            service: row.try_get(8)?,
+                            principal: row.try_get(9)?,
+                            decision: row.try_get(10)?,
+                            status: row.try_get::<Option<i64>, _>(11).or_else(|_| {
+                                row.try_get::<Option<i32>, _>(11).map(|v| v.map(i64::from))
+                            })?,
+                        },
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()

@@ -3,6 +3,9 @@
 
 mod config_check;
 mod gateway_mesh;
+mod logs_audit;
+mod logs_exports;
+mod logs_trail;
 mod oauth;
 mod oauth_gateway;
 mod policy;

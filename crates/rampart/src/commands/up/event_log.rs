@@ -9,7 +9,7 @@ use anyhow::Context;
 use rampart_config::LogsConfig;
 use rampart_control::{EventLog, Exports};
 use rampart_events::{EventBus, Origin};
-use rampart_logs::audit::AuditSigner;
+use rampart_logs::audit::{AuditKey, AuditSigner};
 use rampart_logs::{LogStore, LogStoreOptions, Retention};
 use rampart_ship::{NatsOptions, OtlpOptions};
 use tokio::sync::watch;
@@ -30,7 +30,15 @@ pub async fn start(
         .unwrap_or_else(|| format!("sqlite://{}", dir.join("events.db").display()));
     let signer = AuditSigner::load_or_create(&dir.join(AUDIT_KEY_FILE))
         .context("cannot load the audit signing key")?;
+    let trusted_keys = config
+        .trusted_keys
+        .iter()
+        .map(|k| {
+            AuditKey::parse(k).with_context(|| format!("invalid logs.trusted_keys entry `{k}`"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let options = LogStoreOptions {
+        trusted_keys,
         checkpoint_every: config.checkpoint_every,
         checkpoint_interval: config.checkpoint_interval.0,
         signer: Some(Arc::new(signer)),
