@@ -32,17 +32,26 @@ pub(super) fn spawn(bus: &EventBus, store: Arc<LogStore>, origin: Origin) -> Joi
     })
 }
 
-/// Writes `event` down: an access event as observed by the in-process gateway that served the
-/// request (`gateway` caches its origin), anything else as the control plane's.
+/// The `service.name` of the control plane's own events.
+const CONTROL_SOURCE: &str = "rampart-control";
+
+/// Writes `event` down: the control plane's own events as the control plane's, anything else
+/// (access and security events of the in-process gateway) as observed by the gateway that
+/// published it (`gateway` caches its origin).
 fn record(event: &Event, control: &Origin, gateway: &mut Option<Origin>) -> EventRecord {
-    let Event::Access(access) = event else {
-        return EventRecord::from_event(event, control);
+    let source = match event {
+        Event::Access(a) => &a.source,
+        Event::Security(s) => &s.source,
+        Event::Admin(a) => &a.source,
     };
+    if source == CONTROL_SOURCE {
+        return EventRecord::from_event(event, control);
+    }
     let origin = match gateway {
-        Some(o) if o.name == access.source => o,
+        Some(o) if o.name == *source => o,
         _ => gateway.insert(Origin {
             component: "gateway".to_owned(),
-            name: access.source.clone(),
+            name: source.clone(),
             identity: None,
         }),
     };
@@ -121,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn access_events_are_the_gateways_and_the_rest_the_control_planes() {
+    fn gateway_events_are_the_gateways_and_the_rest_the_control_planes() {
         let mut cache = None;
         let r = record(&access("edge"), &control(), &mut cache);
         assert_eq!(observer(&r), ("gateway".to_owned(), "edge".to_owned()));
@@ -135,5 +144,13 @@ mod tests {
         ));
         let r = record(&security, &control(), &mut cache);
         assert_eq!(observer(&r), ("control".to_owned(), "rampart".to_owned()));
+        let denied = Event::Security(SecurityEvent::new(
+            SecurityKind::PolicyDenied,
+            "gateway",
+            None,
+            "denied".to_owned(),
+        ));
+        let r = record(&denied, &control(), &mut cache);
+        assert_eq!(observer(&r), ("gateway".to_owned(), "gateway".to_owned()));
     }
 }

@@ -261,11 +261,10 @@ async fn a_full_spool_blocks_or_drops_with_an_alarm_that_reaches_the_log() {
         .into_iter()
         .filter(|v| field(v, "event.action") != "events_dropped")
         .count() as u64;
-    // drop_oldest loses only what it reports. The count is exact but for one known excess:
-    // the batch the shipper was retrying when its segment was dropped is still delivered and
-    // stored, yet counted as dropped (rampart-ship: the sender keeps its in-memory batch after
-    // `drop_oldest` deleted the segment). So stored + dropped = emitted, plus that batch when
-    // its segment was among the dropped ones.
+    // drop_oldest loses only what it reports. The shipper abandons a batch it was retrying
+    // once its segment is dropped, so the count is exact, but for one race: a delivery already
+    // on the wire when the segment is dropped may still succeed (the collector coming back at
+    // that moment); then that batch is both stored and counted as dropped.
     let in_flight = retried_batch(&dropper.process.output());
     let accounted = stored_dropper + dropped;
     let emitted = emitted_dropper as u64;

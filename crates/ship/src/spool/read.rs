@@ -12,6 +12,8 @@ use std::os::unix::fs::FileExt;
 #[derive(Debug, Clone)]
 pub struct SpoolBatch {
     pub batch: Batch,
+    /// Where the batch starts (the cursor when it was read).
+    pub start: Position,
     /// The position just past the batch's last line.
     pub end: Position,
     /// Lines consumed: the batch's records plus any corrupt line skipped.
@@ -27,6 +29,15 @@ struct IdOnly<'a> {
 // === impl Spool (reading) ===
 
 impl Spool {
+    /// Whether `drop_oldest` deleted the segment `batch` starts in since it was read: its
+    /// records there are counted as dropped, so the batch must not be delivered any more (what
+    /// is left of it is read again from the cursor, which moved past the dropped segment).
+    pub fn dropped_since_read(&self, batch: &SpoolBatch) -> bool {
+        self.segments
+            .front()
+            .is_some_and(|s| s.seq > batch.start.segment)
+    }
+
     /// Reads up to `max_records` / `max_bytes` (at least one record) from the cursor on.
     /// `None` when nothing is pending.
     pub fn read_batch(
@@ -103,6 +114,7 @@ impl Spool {
         }
         Ok(Some(SpoolBatch {
             batch,
+            start: self.cursor,
             end: pos,
             consumed,
         }))
