@@ -46,6 +46,12 @@ pin() { # pin CPU cmd...: run pinned when PIN=1
     if [[ $PIN == 1 ]] && command -v taskset >/dev/null; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
+exec_pinned() { # exec_pinned CPU cmd...: replace the current (sub)shell, pinned when PIN=1
+    local cpu=$1
+    shift
+    if [[ $PIN == 1 ]] && command -v taskset >/dev/null; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
+}
+
 cd "$REPO_ROOT"
 if [[ -z ${RAMPART_BIN:-} ]]; then
     log "building rampart and the event_load example (release)"
@@ -64,8 +70,8 @@ if [[ $CRITERION == 1 ]]; then
     grep -E "ingest_sqlite|thrpt" "$LOG_DIR/criterion.txt" >>"$RESULTS" || true
 fi
 
-run_lag() { # run_lag RATE
-    local rate=$1 data=$LOG_DIR/data-$1
+run_lag() { # run_lag RATE PORT_BASE
+    local rate=$1 data=$LOG_DIR/data-$1 BASE_PORT=$2
     mkdir -p "$data"
     cat >"$LOG_DIR/up.yaml" <<YAML
 admin: { listen: "127.0.0.1:$((BASE_PORT + 1))" }
@@ -74,7 +80,8 @@ gateway:
   listeners:
     - { name: http, address: "127.0.0.1:$((BASE_PORT + 3))" }
 YAML
-    pin "$SERVER_CPU" "$RAMPART_BIN" up --config "$LOG_DIR/up.yaml" --data-dir "$data" \
+    # `exec` so that $! is rampart itself, not a subshell around it.
+    (exec_pinned "$SERVER_CPU" "$RAMPART_BIN" up --config "$LOG_DIR/up.yaml" --data-dir "$data") \
         >"$LOG_DIR/up-$rate.log" 2>&1 &
     local up=$!
     STARTED_PIDS+=("$up")
@@ -89,9 +96,14 @@ YAML
     echo "rate=$rate $line" | tee -a "$RESULTS"
     kill "$up" 2>/dev/null || true
     wait "$up" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$up" 2>/dev/null || break
+        sleep 0.1
+    done
 }
 
-run_lag "$RATE"
-run_lag "$MAX_RATE"
+run_lag "$RATE" "$BASE_PORT"
+run_lag "$MAX_RATE" "$((BASE_PORT + 10))"
 log "results in $RESULTS"
 rm -rf "$LOG_DIR"

@@ -118,6 +118,10 @@ pub struct Spool {
     /// `events_dropped` alarms not yet acknowledged: where each starts and the count it reports.
     /// When one is itself dropped, its count is carried into the next alarm.
     alarms: VecDeque<(Position, u64)>,
+    /// Where the batch handed to the sender and not yet acknowledged ends. Its records are in
+    /// the sender's memory: `drop_oldest` deletes their segment without counting them as
+    /// dropped, and the sender keeps delivering them.
+    in_flight: Option<Position>,
 }
 
 /// Room left for the alarm record after dropping segments.
@@ -299,9 +303,10 @@ impl Spool {
         let mut pos = end.max(self.cursor);
         if stale {
             pos = self.cursor;
-        } else {
-            self.pending_records = self.pending_records.saturating_sub(consumed);
         }
+        // In-flight records are never counted by a drop, so they leave the count here.
+        self.pending_records = self.pending_records.saturating_sub(consumed);
+        self.in_flight = None;
         let head = self.head_seq();
         while let Some(seg) = self.segments.iter().find(|s| s.seq == pos.segment) {
             if seg.seq == head || pos.offset < seg.len {

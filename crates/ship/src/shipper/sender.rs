@@ -101,11 +101,6 @@ async fn deliver(
                         _ = stop.changed() => return false,
                         _ = tokio::time::sleep(delay) => {}
                     }
-                    // A full spool dropped the batch's start meanwhile (counted as dropped):
-                    // delivering it now would store events reported lost. Read on instead.
-                    if shared.spool().dropped_since_read(batch) {
-                        return true;
-                    }
                 }
             }
         }

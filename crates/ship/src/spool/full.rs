@@ -57,20 +57,27 @@ impl Spool {
         let Some(seg) = self.segments.front().copied() else {
             return Ok((0, 0));
         };
+        // Records up to `from` are acknowledged or in the sender's hands (delivered later from
+        // memory): only what lies beyond is lost with the segment.
+        let from = self
+            .in_flight
+            .map_or(self.cursor, |end| end.max(self.cursor));
         let (mut alarm_lines, mut carried) = (0u64, 0u64);
         while let Some(&(at, n)) = self.alarms.front() {
             if at.segment > seg.seq {
                 break;
             }
             self.alarms.pop_front();
-            if at >= self.cursor {
+            if at >= from {
                 alarm_lines += 1;
                 carried += n;
             }
         }
-        let unsent = if seg.seq == self.cursor.segment {
+        let unsent = if from.segment > seg.seq {
+            0
+        } else if seg.seq == from.segment {
             let path = segment::path(&self.config.dir, seg.seq);
-            segment::count_lines(&path, self.cursor.offset, seg.len)
+            segment::count_lines(&path, from.offset, seg.len)
                 .map_err(|e| self.io_err("read", seg.seq, e))?
         } else {
             seg.records

@@ -118,6 +118,7 @@ impl Spool {
             last_sync: Instant::now(),
             blocked_since: None,
             alarms: VecDeque::new(),
+            in_flight: None,
         };
         spool.publish_size();
         Ok(spool)

@@ -29,15 +29,6 @@ struct IdOnly<'a> {
 // === impl Spool (reading) ===
 
 impl Spool {
-    /// Whether `drop_oldest` deleted the segment `batch` starts in since it was read: its
-    /// records there are counted as dropped, so the batch must not be delivered any more (what
-    /// is left of it is read again from the cursor, which moved past the dropped segment).
-    pub fn dropped_since_read(&self, batch: &SpoolBatch) -> bool {
-        self.segments
-            .front()
-            .is_some_and(|s| s.seq > batch.start.segment)
-    }
-
     /// Reads up to `max_records` / `max_bytes` (at least one record) from the cursor on.
     /// `None` when nothing is pending.
     pub fn read_batch(
@@ -112,6 +103,7 @@ impl Spool {
         if consumed == 0 {
             return Ok(None);
         }
+        self.in_flight = Some(pos);
         Ok(Some(SpoolBatch {
             batch,
             start: self.cursor,
