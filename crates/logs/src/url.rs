@@ -46,37 +46,7 @@ pub(crate) fn parse(url: &str) -> Result<Target, LogError> {
     }
 }
 
-/// The URL with any password (user info or a `password=` parameter) replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-                let hidden = if userinfo.contains(':') { ":***" } else { "" };
-                format!("{scheme}://{user}{hidden}@{host}")
-            }
-            None => base.to_owned(),
-        },
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let query = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        out.push('?');
-        out.push_str(&query);
-    }
-    out
-}
+pub(crate) use rampart_core::redact_url as redact;
 
 #[cfg(test)]
 mod tests {

@@ -47,43 +47,7 @@ pub(crate) fn parse(url: &str) -> Result<Target, StoreError> {
     }
 }
 
-/// The URL with any password (in the user info or a `password=` parameter) replaced by `***`.
-///
-/// Over-redacts rather than leaks: everything up to the last `@` before the query counts as user
-/// info, so a password containing `/` or `@` is still hidden.
-pub(crate) fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-                let hidden = if userinfo.contains(':') { ":***" } else { "" };
-                format!("{scheme}://{user}{hidden}@{host}")
-            }
-            None => base.to_owned(),
-        },
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(&redact_query(query));
-    }
-    out
-}
-
-fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
+pub(crate) use rampart_core::redact_url as redact;
 
 #[cfg(test)]
 mod tests {
