@@ -195,6 +195,24 @@ async fn access_events_are_stored_exactly_once_across_a_collector_crash() {
         );
     }
 
+    // The pipeline's own metrics: what each sidecar spooled and shipped, what the collector
+    // stored (the restarted control plane counts only what it ingested since its restart).
+    for (sidecar, name) in [(&orders, "orders"), (&billing, "billing")] {
+        let emitted = sidecar.logged().len() as f64;
+        let spooled = metric(sidecar.admin, "rampart_events_spooled_total").await;
+        let shipped = metric(sidecar.admin, "rampart_events_shipped_total").await;
+        assert!(
+            spooled >= emitted,
+            "{name}: spooled {spooled} < emitted {emitted}"
+        );
+        assert!(
+            shipped >= emitted,
+            "{name}: shipped {shipped} < emitted {emitted}"
+        );
+    }
+    let ingested = metric(plane.ports.admin, "rampart_events_ingested_total").await;
+    assert!(ingested > 0.0, "the collector's ingest counter stayed at 0");
+
     assert!(plane.process.as_mut().unwrap().try_exit().is_none());
     orders.assert_alive();
     billing.assert_alive();

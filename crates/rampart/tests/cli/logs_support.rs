@@ -114,6 +114,7 @@ pub struct Sidecar {
     pub process: RampartProcess,
     pub _app: RecordingUpstream,
     pub outbound: u16,
+    pub admin: u16,
     pub log: PathBuf,
 }
 
@@ -165,6 +166,7 @@ impl Sidecar {
             process,
             _app: app,
             outbound,
+            admin,
             log,
         }
     }
@@ -229,4 +231,14 @@ pub fn counts<K: Ord>(keys: impl IntoIterator<Item = K>) -> BTreeMap<K, usize> {
         *map.entry(k).or_insert(0) += 1;
     }
     map
+}
+
+/// The value of the unlabelled metric `name` in the Prometheus text of `127.0.0.1:port`.
+pub async fn metric(port: u16, name: &str) -> f64 {
+    let reply = crate::support::get(port, "/metrics").await;
+    let text = reply.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
