@@ -26,6 +26,8 @@ const GATEWAY_KEYS: &[&str] = &[
     "egress",
     "clusters",
     "routes",
+    "overload",
+    "faults",
 ];
 
 /// Reads and checks a configuration file. Relative file paths inside it are resolved against
@@ -169,6 +171,8 @@ impl Parser {
             egress: self.field(g, at, "egress").unwrap_or_default(),
             clusters: self.list(g, at, "clusters"),
             routes: self.list(g, at, "routes"),
+            overload: self.field(g, at, "overload").unwrap_or(d.overload),
+            faults: self.field(g, at, "faults").unwrap_or_default(),
         }
     }
 

@@ -311,6 +311,71 @@ pub struct GatewayConfig {
     pub egress: Option<Egress>,
     pub clusters: Vec<Cluster>,
     pub routes: Vec<Route>,
+    /// Protection of the door itself: connection and concurrency bounds (`docs/overload.md`).
+    pub overload: Overload,
+    /// Fault injection for drills; refused unless `danger: true` (`docs/overload.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Faults>,
+}
+
+/// The `gateway.overload` section. Every bound is off (`None`) unless set, except a generous
+/// per-listener connection cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Overload {
+    /// Open connections per listener; further connections are accepted and closed at once.
+    pub max_connections: Option<u32>,
+    /// Open connections per client address (IPv6 per /64), per listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_ip: Option<u32>,
+    /// Requests in flight in the whole gateway; beyond it requests get 503 with `Retry-After`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<u32>,
+    /// Per-listener overrides of `max_connections` and `max_connections_per_ip`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub listeners: BTreeMap<String, ListenerOverload>,
+}
+
+impl Default for Overload {
+    fn default() -> Self {
+        Self {
+            max_connections: Some(100_000),
+            max_connections_per_ip: None,
+            max_concurrent_requests: None,
+            listeners: BTreeMap::new(),
+        }
+    }
+}
+
+/// One listener's connection bounds (`gateway.overload.listeners.NAME`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenerOverload {
+    pub max_connections: Option<u32>,
+    pub max_connections_per_ip: Option<u32>,
+}
+
+/// The `gateway.faults` section: injected latency and aborts per route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Must be `true`: a configuration with faults but without it is refused.
+    pub danger: bool,
+    pub routes: Vec<RouteFault>,
+}
+
+/// Faults for one route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteFault {
+    pub route: String,
+    pub delay: Option<Duration>,
+    /// Share of requests delayed, 0–100 (default 100 when `delay` is set).
+    pub delay_percent: Option<u8>,
+    /// Status answered instead of calling the upstream (400–599).
+    pub abort_status: Option<u16>,
+    /// Share of requests aborted, 0–100 (default 100 when `abort_status` is set).
+    pub abort_percent: Option<u8>,
 }
 
 /// One ingress listener.
@@ -425,6 +490,110 @@ pub struct Cluster {
     /// Idle pooled connections kept per endpoint.
     #[serde(default = "default_pool_idle")]
     pub max_idle_per_endpoint: usize,
+    /// Retries, outlier detection and circuit breaking (`docs/resilience.md`); off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resilience: Option<ClusterResilience>,
+}
+
+/// Upstream resilience of one cluster; each part is off when absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterResilience {
+    pub retries: Option<RetryPolicy>,
+    pub outlier: Option<OutlierDetection>,
+    pub circuit: Option<CircuitBreaker>,
+    pub health_check: Option<HealthCheck>,
+}
+
+/// Active health checks: a GET of `path` on every endpoint each `interval`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive successes (2xx) that mark an unhealthy endpoint healthy again.
+    pub healthy: u32,
+    /// Consecutive failures that mark a healthy endpoint unhealthy.
+    pub unhealthy: u32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            path: "/healthz".to_owned(),
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            healthy: 2,
+            unhealthy: 3,
+        }
+    }
+}
+
+/// Retries of failed requests, bounded by a budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub attempts: u32,
+    /// Retries allowed per request seen (a token bucket refilled by requests).
+    pub budget_ratio: f64,
+    /// Retries allowed per second regardless of traffic.
+    pub min_per_second: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 2,
+            budget_ratio: 0.2,
+            min_per_second: 10,
+            backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Ejection of endpoints that fail repeatedly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutlierDetection {
+    pub consecutive_failures: u32,
+    pub base_ejection: Duration,
+    pub max_ejection_percent: u32,
+}
+
+impl Default for OutlierDetection {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            base_ejection: Duration::from_secs(10),
+            max_ejection_percent: 50,
+        }
+    }
+}
+
+/// Limits on a cluster's concurrent requests; beyond them the gateway answers 503 at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitBreaker {
+    /// Requests in flight to the cluster.
+    pub max_requests: usize,
+    /// Requests waiting for a connection (in flight but without a response head yet).
+    pub max_pending: usize,
+    pub max_requests_per_endpoint: Option<usize>,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        Self {
+            max_requests: 1024,
+            max_pending: 256,
+            max_requests_per_endpoint: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -172,6 +172,7 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
         }
         check_route(&mut errs, &at, r);
     }
+    check_overload_and_faults(&mut errs, g, &names, &routes);
     errs
 }
 
@@ -201,6 +202,74 @@ fn check_cluster(errs: &mut Vec<ConfigError>, at: &str, c: &Cluster) {
     }
     if let Some(ca) = c.tls.as_ref().and_then(|t| t.ca.as_ref()) {
         file_exists(errs, &format!("{at}.tls.ca"), ca);
+    }
+    if let Some(r) = &c.resilience {
+        check_resilience(errs, &format!("{at}.resilience"), r);
+    }
+}
+
+fn check_resilience(errs: &mut Vec<ConfigError>, at: &str, r: &crate::ClusterResilience) {
+    if let Some(t) = &r.retries {
+        if t.attempts > 10 {
+            errs.push(err(&format!("{at}.retries.attempts"), "at most 10"));
+        }
+        if !(0.0..=1.0).contains(&t.budget_ratio) {
+            errs.push(err(
+                &format!("{at}.retries.budget_ratio"),
+                "must be within 0..=1",
+            ));
+        }
+        if t.backoff.0 > t.max_backoff.0 {
+            errs.push(err(
+                &format!("{at}.retries.backoff"),
+                "must not exceed max_backoff",
+            ));
+        }
+    }
+    if let Some(o) = &r.outlier {
+        if o.consecutive_failures == 0 {
+            errs.push(err(
+                &format!("{at}.outlier.consecutive_failures"),
+                "must be at least 1",
+            ));
+        }
+        if o.max_ejection_percent > 100 {
+            errs.push(err(
+                &format!("{at}.outlier.max_ejection_percent"),
+                "at most 100",
+            ));
+        }
+        if o.base_ejection.0.is_zero() {
+            errs.push(err(
+                &format!("{at}.outlier.base_ejection"),
+                "must be positive",
+            ));
+        }
+    }
+    if let Some(c) = &r.circuit
+        && (c.max_requests == 0 || c.max_pending == 0 || c.max_requests_per_endpoint == Some(0))
+    {
+        errs.push(err(&format!("{at}.circuit"), "limits must be at least 1"));
+    }
+    if let Some(h) = &r.health_check {
+        if !h.path.starts_with('/') {
+            errs.push(err(
+                &format!("{at}.health_check.path"),
+                "must start with `/`",
+            ));
+        }
+        if h.interval.0.is_zero() || h.timeout.0.is_zero() {
+            errs.push(err(
+                &format!("{at}.health_check"),
+                "interval and timeout must be positive",
+            ));
+        }
+        if h.healthy == 0 || h.unhealthy == 0 {
+            errs.push(err(
+                &format!("{at}.health_check"),
+                "healthy and unhealthy must be at least 1",
+            ));
+        }
     }
 }
 
@@ -609,6 +678,69 @@ fn check_policy(errs: &mut Vec<ConfigError>, p: &PolicyConfig) {
                     format!("unknown action `{a}` (one of {})", ACTIONS.join(", ")),
                 ));
             }
+        }
+    }
+}
+
+/// `gateway.overload` and `gateway.faults`: known names, sane bounds, and the danger flag.
+fn check_overload_and_faults(
+    errs: &mut Vec<ConfigError>,
+    g: &crate::model::GatewayConfig,
+    listeners: &HashSet<&str>,
+    routes: &HashSet<&str>,
+) {
+    let o = &g.overload;
+    let zero = |v: Option<u32>| v == Some(0);
+    for (key, v) in [
+        ("max_connections", o.max_connections),
+        ("max_connections_per_ip", o.max_connections_per_ip),
+        ("max_concurrent_requests", o.max_concurrent_requests),
+    ] {
+        if zero(v) {
+            errs.push(err(
+                &format!("gateway.overload.{key}"),
+                "must be at least 1 (leave it out for no bound)",
+            ));
+        }
+    }
+    for (name, l) in &o.listeners {
+        let at = format!("gateway.overload.listeners.{name}");
+        if !listeners.contains(name.as_str()) {
+            errs.push(err(&at, format!("unknown listener `{name}`")));
+        }
+        if zero(l.max_connections) || zero(l.max_connections_per_ip) {
+            errs.push(err(&at, "limits must be at least 1"));
+        }
+    }
+    let Some(f) = &g.faults else {
+        return;
+    };
+    if !f.danger {
+        errs.push(err(
+            "gateway.faults.danger",
+            "fault injection breaks requests on purpose: set `danger: true` to enable it, \
+             or remove the `faults` section",
+        ));
+    }
+    for (i, r) in f.routes.iter().enumerate() {
+        let at = format!("gateway.faults.routes[{i}]");
+        if !routes.contains(r.route.as_str()) {
+            errs.push(err(
+                &format!("{at}.route"),
+                format!("unknown route `{}`", r.route),
+            ));
+        }
+        if r.delay_percent.is_some_and(|p| p > 100) || r.abort_percent.is_some_and(|p| p > 100) {
+            errs.push(err(&at, "percentages must be between 0 and 100"));
+        }
+        if r.abort_status.is_some_and(|s| !(400..=599).contains(&s)) {
+            errs.push(err(&format!("{at}.abort_status"), "must be 400–599"));
+        }
+        if r.abort_percent.is_some() && r.abort_status.is_none() {
+            errs.push(err(&at, "`abort_percent` needs `abort_status`"));
+        }
+        if r.delay_percent.is_some() && r.delay.is_none() {
+            errs.push(err(&at, "`delay_percent` needs `delay`"));
         }
     }
 }

@@ -43,6 +43,8 @@ pub(crate) struct Agent {
     applied: watch::Sender<u64>,
     /// The serial of the last SVID found refused, logged and remembered once.
     refused: Mutex<String>,
+    /// What the identity-budget and control-plane gauges are computed from.
+    pub vitals: crate::vitals::Vitals,
 }
 
 /// What applying a snapshot changed.
@@ -83,6 +85,7 @@ impl Agent {
             client: Mutex::new(None),
             applied: watch::channel(0).0,
             refused: Mutex::new(String::new()),
+            vitals: crate::vitals::Vitals::default(),
         }
     }
 

@@ -149,6 +149,13 @@ impl DataDir {
         read_line(&self.path.join(PIN))
     }
 
+    /// When the kept snapshot was written (received from the control plane), if it exists.
+    pub fn snapshot_saved_at(&self) -> Option<std::time::SystemTime> {
+        fs::metadata(self.path.join(SNAPSHOT))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
     /// The last snapshot kept.
     pub fn load_snapshot(&self) -> Result<Option<MeshSnapshot>, MeshError> {
         let path = self.path.join(SNAPSHOT);

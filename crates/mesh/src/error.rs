@@ -58,6 +58,20 @@ pub enum MeshError {
     #[error("`{}` is not usable: {reason}", path.display())]
     Malformed { path: PathBuf, reason: String },
 
+    /// Resuming without the control plane, but with no usable snapshot to serve from: no
+    /// snapshot, no traffic.
+    #[error(
+        "no usable mesh snapshot ({why}) and none from the control plane within {} ms ({cause}): \
+         refusing to start without one (no snapshot, no traffic); start it when the control \
+         plane is reachable",
+        wait.as_millis()
+    )]
+    NoSnapshot {
+        why: String,
+        wait: std::time::Duration,
+        cause: String,
+    },
+
     #[error("invalid sidecar options: {reason}")]
     Options { reason: String },
 

@@ -31,6 +31,7 @@ mod sidecar;
 mod startup;
 #[cfg(test)]
 mod testing;
+mod vitals;
 mod watch;
 
 pub use bootstrap::{Identity, Workload, bootstrap};

@@ -7,6 +7,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use rampart_control::ControlError;
 use rampart_identity::SvidSource;
 
 use crate::{
@@ -48,8 +49,19 @@ async fn renew_until_done(agent: &Agent) {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     loop {
         match renew_once(agent).await {
-            Ok(()) => return,
+            Ok(()) => {
+                agent.vitals.reachable(true);
+                return;
+            }
             Err(e) => {
+                if matches!(
+                    e,
+                    MeshError::Control(
+                        ControlError::Unreachable { .. } | ControlError::Timeout { .. }
+                    )
+                ) {
+                    agent.vitals.reachable(false);
+                }
                 let left = remaining(&agent.svid);
                 let delay = backoff.next_delay();
                 if agent.refused(&e) {

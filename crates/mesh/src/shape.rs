@@ -157,6 +157,7 @@ fn app_cluster(app: &str) -> Cluster {
         tls: None,
         mesh: None,
         max_idle_per_endpoint: 64,
+        resilience: None,
     }
 }
 
@@ -171,6 +172,7 @@ fn mesh_cluster(target: &MeshTarget) -> Cluster {
         tls: None,
         mesh: Some(target.clone()),
         max_idle_per_endpoint: 64,
+        resilience: None,
     }
 }
 

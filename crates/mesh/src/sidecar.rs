@@ -3,9 +3,10 @@
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::Arc,
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
+use rampart_control::api::MeshSnapshot;
 use rampart_core::spiffe::SpiffeId;
 use rampart_policy::Distribution;
 use rampart_proxy::{Gateway, GatewayHandle, GatewayOptions};
@@ -16,7 +17,7 @@ use crate::{
     agent::Agent,
     events, policy, register, renew,
     shape::{INBOUND, OUTBOUND, SidecarShape},
-    startup, watch,
+    startup, vitals, watch,
 };
 
 /// Entry point of the sidecar.
@@ -41,6 +42,10 @@ impl Sidecar {
     /// Obtains the identity (kept SVID or join token), starts the gateway in sidecar shape
     /// from the last known snapshot, then renewal, registration and the mesh watch; returns
     /// once the first snapshot is applied or [`SidecarOptions::first_snapshot_wait`] passed.
+    ///
+    /// Resuming with a kept SVID but no usable kept snapshot (none, corrupt, another trust
+    /// domain), it takes one from the control plane within that wait before binding anything,
+    /// or fails with [`MeshError::NoSnapshot`]: no snapshot, no traffic.
     pub async fn start(options: SidecarOptions) -> Result<SidecarHandle, MeshError> {
         options.check()?;
         rampart_identity::install_default_provider();
@@ -71,6 +76,7 @@ impl Sidecar {
             )),
             tokio::spawn(watch::run(agent.clone())),
             tokio::spawn(policy::report_shadow(agent.clone())),
+            tokio::spawn(vitals::run(agent.clone())),
         ];
         // Without a kept snapshot the outbound listener knows no service yet: give the
         // watch a moment. With one, serve from it at once (the control plane may be down).
@@ -229,13 +235,81 @@ async fn prepare(
         shape,
         options.bus.clone(),
     ));
-    if let Some(snapshot) = &start.snapshot
-        && let Err(e) = agent.apply(snapshot)
-    {
-        tracing::warn!(error = %e, "the kept mesh snapshot is not usable");
+    let mut snapshot = start.snapshot;
+    let mut no_snapshot = start.no_snapshot;
+    if let Some(kept) = &snapshot {
+        match agent.apply(kept) {
+            Ok(_) => agent.vitals.snapshot(
+                kept.version,
+                agent
+                    .dir
+                    .snapshot_saved_at()
+                    .unwrap_or_else(SystemTime::now),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "the kept mesh snapshot is not usable; it is not used");
+                no_snapshot = format!("the kept one is not usable: {e}");
+                snapshot = None;
+            }
+        }
     }
-    let kept_policy = start.snapshot.map(|s| s.policy);
+    // Resuming (the control plane may be down) with nothing to serve from: one snapshot from
+    // the control plane now, or no start at all.
+    if snapshot.is_none() && start.origin == Origin::Persisted {
+        let wait = options.first_snapshot_wait;
+        let fetched = fetch_snapshot(&agent, wait)
+            .await
+            .and_then(|s| agent.apply(&s).map(|_| s))
+            .map_err(|e| MeshError::NoSnapshot {
+                why: no_snapshot,
+                wait,
+                cause: e.to_string(),
+            })?;
+        agent.vitals.reachable(true);
+        agent.vitals.snapshot(fetched.version, SystemTime::now());
+        if let Err(e) = agent.dir.save_snapshot(&fetched) {
+            tracing::warn!(error = %e, "cannot keep the mesh snapshot");
+        }
+        snapshot = Some(fetched);
+    }
+    let kept_policy = snapshot.map(|s| s.policy);
     Ok((agent, start.origin, kept_policy))
+}
+
+/// The control plane's current snapshot, retried until `wait` has passed.
+async fn fetch_snapshot(agent: &Agent, wait: Duration) -> Result<MeshSnapshot, MeshError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    loop {
+        let attempt = async {
+            let mut stream = agent.control()?.watch_mesh().await?;
+            match stream.next().await {
+                Some(Ok(snapshot)) => Ok(snapshot),
+                Some(Err(e)) => Err(MeshError::from(e)),
+                None => Err(MeshError::BadAnswer {
+                    what: "mesh watch",
+                    reason: "it ended before the first snapshot".to_owned(),
+                }),
+            }
+        };
+        let e = match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(snapshot)) => return Ok(snapshot),
+            Ok(Err(e)) if agent.refused(&e) => return Err(e),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(MeshError::BadAnswer {
+                    what: "mesh watch",
+                    reason: "no snapshot in time".to_owned(),
+                });
+            }
+        };
+        let delay = backoff.next_delay();
+        if tokio::time::Instant::now() + delay >= deadline {
+            return Err(e);
+        }
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// Waits up to `limit` for the watch to apply a snapshot.

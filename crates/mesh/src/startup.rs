@@ -35,6 +35,8 @@ pub(crate) struct Start {
     pub origin: Origin,
     /// The last snapshot kept, if any (last-known-good).
     pub snapshot: Option<MeshSnapshot>,
+    /// Why there is no kept snapshot, when there is none.
+    pub no_snapshot: String,
 }
 
 /// The persisted identity when usable, else a bootstrap with `join_token`, retried while
@@ -46,11 +48,13 @@ pub(crate) async fn obtain(
     dir: &DataDir,
     patience: Duration,
 ) -> Result<Start, MeshError> {
-    let snapshot = match dir.load_snapshot() {
-        Ok(s) => s,
+    // A snapshot that cannot be read is never used, not even in part (fail closed).
+    let (snapshot, no_snapshot) = match dir.load_snapshot() {
+        Ok(Some(s)) => (Some(s), String::new()),
+        Ok(None) => (None, "none is kept in the data directory".to_owned()),
         Err(e) => {
-            tracing::warn!(error = %e, "ignoring the kept mesh snapshot");
-            None
+            tracing::error!(error = %e, "the kept mesh snapshot is corrupt; it is not used");
+            (None, format!("the kept one is corrupt: {e}"))
         }
     };
     let token_pin = join_token
@@ -67,6 +71,7 @@ pub(crate) async fn obtain(
                 identity,
                 origin: Origin::Persisted,
                 snapshot,
+                no_snapshot,
             });
         }
         Some(_) => tracing::info!(
@@ -85,6 +90,7 @@ pub(crate) async fn obtain(
         identity,
         origin: Origin::JoinToken,
         snapshot: None,
+        no_snapshot: "a new identity starts without one".to_owned(),
     })
 }
 

@@ -15,10 +15,13 @@ pub(crate) async fn run(agent: Arc<Agent>) {
         match follow(&agent, &mut backoff).await {
             Ok(()) => tracing::info!("the mesh watch ended; reconnecting"),
             Err(e) if agent.refused(&e) => {}
-            Err(e) => tracing::warn!(
-                error = %e,
-                "the mesh watch failed; serving from the last known snapshot"
-            ),
+            Err(e) => {
+                agent.vitals.reachable(false);
+                tracing::warn!(
+                    error = %e,
+                    "the mesh watch failed; serving from the last known snapshot"
+                );
+            }
         }
         tokio::time::sleep(backoff.next_delay()).await;
     }
@@ -28,12 +31,16 @@ pub(crate) async fn run(agent: Arc<Agent>) {
 async fn follow(agent: &Agent, backoff: &mut Backoff) -> Result<(), MeshError> {
     // The stream itself fails when the control plane falls silent (no keep-alive).
     let mut stream = agent.control()?.watch_mesh().await?;
+    agent.vitals.reachable(true);
     loop {
         match stream.next().await {
             None => return Ok(()),
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(snapshot)) => {
                 backoff.reset();
+                agent
+                    .vitals
+                    .snapshot(snapshot.version, std::time::SystemTime::now());
                 on_snapshot(agent, &snapshot).await;
             }
         }

@@ -4,6 +4,7 @@
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
 use crate::mesh::MeshBinding;
+use crate::resilience::{Probe, Resilience};
 use crate::upstream::H1Pool;
 use http::uri::{Authority, Scheme};
 use hyper_rustls::HttpsConnector;
@@ -44,6 +45,8 @@ pub struct Pool {
     pub version: http::Version,
     balance: Balance,
     next: AtomicUsize,
+    /// Retry budget, outlier detection and circuit breaker (off unless configured).
+    pub resilience: Resilience,
 }
 
 /// One upstream address.
@@ -101,6 +104,31 @@ impl ClusterRt {
         &self.config == config
             && self.timeouts.upstream_connect == timeouts.upstream_connect
             && self.mesh.as_ref() == mesh
+    }
+
+    /// Starts the cluster's active health checks, if configured (once; they stop when the
+    /// cluster is dropped).
+    pub fn start_health_checks(&self, metrics: &crate::metrics::Metrics) {
+        let Target::Endpoints(pool) = &self.target else {
+            return;
+        };
+        let probes = || {
+            pool.endpoints
+                .iter()
+                .map(|e| Probe {
+                    label: e.label.clone(),
+                    authority: e.authority.clone(),
+                    h1: e.h1.clone(),
+                })
+                .collect()
+        };
+        pool.resilience.start_health_checks(
+            &self.name,
+            probes,
+            &pool.client,
+            &pool.scheme,
+            metrics,
+        );
     }
 
     /// The HTTP/1.1 pools of this cluster's endpoints.
@@ -187,6 +215,7 @@ impl Pool {
             },
             balance: config.balance,
             next: AtomicUsize::new(0),
+            resilience: Resilience::new(config.resilience.as_ref(), config.endpoints.len()),
         })
     }
 
@@ -239,27 +268,41 @@ impl Pool {
             },
             timeouts,
         )?;
+        plain.resilience = Resilience::new(config.resilience.as_ref(), endpoints.len());
         plain.endpoints = endpoints;
         plain.scheme = Scheme::HTTPS;
         Ok(plain)
     }
 
     /// Picks an endpoint: round robin, or the less loaded of two (power of two choices).
+    #[cfg(test)]
     pub fn pick(&self) -> Option<&Endpoint> {
+        self.pick_where(|_| true).map(|i| &self.endpoints[i])
+    }
+
+    /// Picks the index of an endpoint among those `ok` accepts: round robin, or the less
+    /// loaded of two (power of two choices).
+    pub fn pick_where(&self, ok: impl Fn(usize) -> bool) -> Option<usize> {
         let n = self.endpoints.len();
         if n == 0 {
             return None;
         }
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        let first = &self.endpoints[i % n];
+        let first = (0..n).map(|k| (i + k) % n).find(|&j| ok(j))?;
         match self.balance {
             Balance::RoundRobin => Some(first),
             Balance::LeastRequest if n == 1 => Some(first),
             Balance::LeastRequest => {
                 // An offset of 1..n from the first, so the two choices always differ (with
                 // `i / n + i + 1` half the picks among two endpoints compared one with itself).
-                let second = &self.endpoints[(i + 1 + (i / n) % (n - 1)) % n];
-                let load = |e: &Endpoint| e.in_flight.load(Ordering::Relaxed);
+                let offset = 1 + (i / n) % (n - 1);
+                let Some(second) = (0..n)
+                    .map(|k| (first + offset + k) % n)
+                    .find(|&j| j != first && ok(j))
+                else {
+                    return Some(first);
+                };
+                let load = |j: usize| self.endpoints[j].in_flight.load(Ordering::Relaxed);
                 Some(if load(second) < load(first) {
                     second
                 } else {

@@ -115,6 +115,10 @@ impl Gateway {
         let mut listeners = Vec::new();
         let mut resolvers = Vec::new();
         let mut bound = Vec::new();
+        let requests = Arc::new(crate::overload::RequestGate::new(
+            &g.overload,
+            &shared.metrics,
+        ));
         for l in &g.listeners {
             let tcp = bind(l.address).await?;
             let tls = match &l.tls {
@@ -150,6 +154,12 @@ impl Gateway {
                     tls,
                     h2c: l.h2c,
                     mesh,
+                    door: Arc::new(crate::overload::Door::new(
+                        &l.name,
+                        &g.overload,
+                        &shared.metrics,
+                    )),
+                    requests: requests.clone(),
                 }),
             ));
         }

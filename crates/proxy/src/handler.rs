@@ -12,7 +12,7 @@
 use crate::auth::{self, X_RAMPART_CLAIMS};
 use crate::authz::{Ask, Verdict};
 use crate::body::{self, Buffered, Observed, OnDone, ResponseBody, UpstreamBody};
-use crate::cluster::Target;
+use crate::cluster::{Pool, Target};
 use crate::forwarded;
 use crate::hygiene::{self, Refusal, X_RAMPART_PEER_ID, X_REQUEST_ID};
 use crate::path;
@@ -56,6 +56,13 @@ pub async fn handle(
         && gate.is_blocked()
     {
         gate.note_shed();
+        shared
+            .metrics
+            .counter(
+                "rampart_requests_shed_total",
+                &[("reason", "event_spool_full")],
+            )
+            .increment(1);
         let resp = refuse(
             &shared,
             &conn,
@@ -79,6 +86,45 @@ pub async fn handle(
         Err(refusal) => refuse(&shared, &conn, &mut cx, refusal),
     };
     Ok(finish(resp, cx, &conn, &shared, &snap, seen))
+}
+
+/// Answers a request shed because the gateway has `overload.max_concurrent_requests` in
+/// flight: 503 with `Retry-After: 1`, before any other stage (`docs/overload.md`).
+pub fn overloaded<B>(
+    req: &Request<B>,
+    conn: &Arc<ConnInfo>,
+    shared: &Arc<Shared>,
+) -> Response<Observed> {
+    let snap = shared.snapshot.load_full();
+    let mut cx = Cx {
+        start: Instant::now(),
+        request_id: shared.ids.next(),
+        client: conn.peer.ip(),
+        route: None,
+        upstream: None,
+        upstream_us: None,
+        bytes_in: 0,
+        streamed: None,
+        reason: None,
+        principal: None,
+        observed: false,
+        authz: None,
+    };
+    let seen = shared.bus.has_subscribers().then(|| Seen {
+        method: req.method().to_string(),
+        host: hygiene::host(req).map(str::to_owned).unwrap_or_default(),
+        path: req.uri().path().to_owned(),
+    });
+    let resp = refuse(
+        shared,
+        conn,
+        &mut cx,
+        Answer {
+            retry_after: Some(1),
+            ..answer(503, "overloaded")
+        },
+    );
+    finish(resp, cx, conn, shared, &snap, seen)
 }
 
 /// The original request line, for the access event.
@@ -238,6 +284,9 @@ async fn proxy(
             cx,
         )?;
     }
+    if let Some(status) = crate::faults::inject(shared, &snap.faults, &route.name).await {
+        return Err(answer(status, "fault_injected"));
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -361,45 +410,17 @@ async fn proxy(
             crate::echo::respond(Request::from_parts(parts, up_body)).await
         }
         Target::Endpoints(pool) => {
-            let endpoint = pool.pick().ok_or_else(|| answer(503, "no_endpoint"))?;
-            cx.upstream = Some(endpoint.label.clone());
-            // HTTP/1.1 upstreams take origin-form (the `Host` header is set above); the
-            // h2 client wants the absolute form.
-            let target = if endpoint.h1.is_some() {
-                None
-            } else {
-                Some((&pool.scheme, &endpoint.authority))
-            };
-            parts.uri = build_uri(target, &upstream_path, query.as_deref())
-                .map_err(|_| answer(400, "bad_path"))?;
-            parts.version = pool.version;
-            let req = Request::from_parts(parts, up_body);
-            let sent = Instant::now();
-            let _in_flight = endpoint.start();
-            let send = async {
-                match &endpoint.h1 {
-                    Some(h1) => h1
-                        .send(req)
-                        .await
-                        .map(|r| r.map(|b| Observed::new(ResponseBody::Pooled(b), None))),
-                    None => pool
-                        .client
-                        .request(req)
-                        .await
-                        .map(|r| r.map(|b| Observed::new(ResponseBody::Upstream(b), None)))
-                        .map_err(UpstreamError::Legacy),
-                }
-            };
-            let result = tokio::time::timeout(route.timeout, send).await;
-            cx.upstream_us = Some(sent.elapsed().as_micros() as u64);
-            match result {
-                Err(_) => {
-                    upstream_error(shared, &route, "timeout");
-                    return Err(answer(504, "upstream_timeout"));
-                }
-                Ok(Err(e)) => return Err(classify(shared, &route, &e)),
-                Ok(Ok(resp)) => resp,
-            }
+            forward(
+                shared,
+                &route,
+                pool,
+                parts,
+                up_body,
+                &upstream_path,
+                query.as_deref(),
+                cx,
+            )
+            .await?
         }
     };
     let (mut parts, body) = resp.into_parts();
@@ -412,6 +433,175 @@ async fn proxy(
     }
     parts.version = http::Version::HTTP_11;
     Ok(Response::from_parts(parts, body))
+}
+
+/// Sends a request to one of the cluster's endpoints, with the cluster's resilience
+/// (`docs/resilience.md`, "Upstream"): circuit breaker, outlier ejection, budgeted retries.
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    shared: &Shared,
+    route: &RouteRt,
+    pool: &Pool,
+    parts: http::request::Parts,
+    body: UpstreamBody,
+    upstream_path: &str,
+    query: Option<&str>,
+    cx: &mut Cx,
+) -> Result<Response<Observed>, Answer> {
+    let res = &pool.resilience;
+    let metrics = &shared.metrics;
+    let cluster = route.cluster.name.as_str();
+    let _admitted = res
+        .admit(metrics, cluster)
+        .map_err(|_| answer(503, "circuit_open"))?;
+    res.deposit();
+    // Only a body that is absent or fully buffered can be sent again.
+    let replay = match &body {
+        UpstreamBody::Empty => Some(None),
+        UpstreamBody::Full(b) => Some(b.clone()),
+        UpstreamBody::Stream { .. } => None,
+    };
+    let idempotent = cx.bytes_in == 0
+        && matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        );
+    let limit = res.per_endpoint_limit();
+    let usable = |j: usize| {
+        res.available(j)
+            && limit.is_none_or(|l| pool.endpoints[j].in_flight.load(Ordering::Relaxed) < l)
+    };
+    let mut body = Some(body);
+    // The first attempt takes the request's head; retries need a copy of it.
+    let copy = (res.max_retries() > 0).then(|| (parts.method.clone(), parts.headers.clone()));
+    let mut head = Some(parts);
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last = None;
+    loop {
+        let picked = pool
+            .pick_where(|j| usable(j) && !tried.contains(&j))
+            .or_else(|| pool.pick_where(usable));
+        let Some(idx) = picked else {
+            // A retry with no endpoint left (the one tried was ejected): the last answer.
+            if let Some(outcome) = last {
+                return outcome;
+            }
+            return Err(if pool.pick_where(|j| res.available(j)).is_some() {
+                shared
+                    .metrics
+                    .counter(
+                        "rampart_upstream_circuit_open_total",
+                        &[("cluster", cluster)],
+                    )
+                    .increment(1);
+                answer(503, "upstream_overloaded")
+            } else if pool.endpoints.is_empty() {
+                answer(503, "no_endpoint")
+            } else {
+                answer(503, "no_healthy_upstream")
+            });
+        };
+        tried.push(idx);
+        let endpoint = &pool.endpoints[idx];
+        cx.upstream = Some(endpoint.label.clone());
+        // HTTP/1.1 upstreams take origin-form (the `Host` header is set above); the
+        // h2 client wants the absolute form.
+        let target = if endpoint.h1.is_some() {
+            None
+        } else {
+            Some((&pool.scheme, &endpoint.authority))
+        };
+        let uri = build_uri(target, upstream_path, query).map_err(|_| answer(400, "bad_path"))?;
+        let attempt_body = match (body.take(), &replay) {
+            (Some(b), _) => b,
+            (None, Some(Some(bytes))) => UpstreamBody::Full(Some(bytes.clone())),
+            (None, _) => UpstreamBody::Empty,
+        };
+        let req = match (head.take(), &copy) {
+            (Some(mut parts), _) => {
+                parts.uri = uri;
+                parts.version = pool.version;
+                Request::from_parts(parts, attempt_body)
+            }
+            (None, Some((method, headers))) => {
+                let mut req = Request::new(attempt_body);
+                *req.method_mut() = method.clone();
+                *req.uri_mut() = uri;
+                *req.version_mut() = pool.version;
+                *req.headers_mut() = headers.clone();
+                req
+            }
+            // Not reached: without retries there is a single attempt.
+            (None, None) => return Err(answer(502, "upstream_failed")),
+        };
+        let pending = res
+            .pending(metrics, cluster)
+            .map_err(|_| answer(503, "circuit_open"))?;
+        let sent = Instant::now();
+        let _in_flight = endpoint.start();
+        let send = async {
+            match &endpoint.h1 {
+                Some(h1) => h1
+                    .send(req)
+                    .await
+                    .map(|r| r.map(|b| Observed::new(ResponseBody::Pooled(b), None))),
+                None => pool
+                    .client
+                    .request(req)
+                    .await
+                    .map(|r| r.map(|b| Observed::new(ResponseBody::Upstream(b), None)))
+                    .map_err(UpstreamError::Legacy),
+            }
+        };
+        let result = tokio::time::timeout(route.timeout, send).await;
+        drop(pending);
+        cx.upstream_us = Some(sent.elapsed().as_micros() as u64);
+        let (outcome, retryable) = match result {
+            Err(_) => {
+                upstream_error(shared, route, "timeout");
+                res.record(metrics, cluster, &endpoint.label, idx, true);
+                // The request may have been processed: never retried.
+                return Err(answer(504, "upstream_timeout"));
+            }
+            Ok(Err(e)) => {
+                let connect = e.is_connect();
+                res.record(metrics, cluster, &endpoint.label, idx, true);
+                let retryable = (connect && replay.is_some()) || idempotent;
+                (Err(classify(shared, route, &e)), retryable)
+            }
+            Ok(Ok(resp)) => {
+                let failed = resp.status().is_server_error();
+                res.record(metrics, cluster, &endpoint.label, idx, failed);
+                (Ok(resp), failed && idempotent)
+            }
+        };
+        let retry = tried.len() as u32;
+        if !retryable || retry > res.max_retries() {
+            return outcome;
+        }
+        if matches!(&outcome, Err(a) if a.refusal.status != 502) {
+            // The client's body was at fault (400/413): not the upstream's.
+            return outcome;
+        }
+        if !res.withdraw(metrics, cluster) {
+            retry_metric(shared, cluster, "budget_exhausted");
+            return outcome;
+        }
+        retry_metric(shared, cluster, "retried");
+        tracing::debug!(cluster, endpoint = %endpoint.label, retry, "retrying upstream request");
+        last = Some(outcome);
+        tokio::time::sleep(res.backoff(retry)).await;
+    }
+}
+
+fn retry_metric(shared: &Shared, cluster: &str, result: &str) {
+    shared
+        .metrics
+        .counter(
+            "rampart_upstream_retries_total",
+            &[("cluster", cluster), ("result", result)],
+        )
+        .increment(1);
 }
 
 /// The policy decision (`docs/policy.md`, "Enforcement (proxy)"): on, off, or fail closed.

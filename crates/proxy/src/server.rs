@@ -5,6 +5,7 @@ use crate::framing::{FramingGuard, HeadClock, RejectSink, Rejection};
 use crate::handler;
 use crate::idle::{Activity, Idle};
 use crate::mesh::{MeshPeer, MeshRt};
+use crate::overload::{Door, RequestGate};
 use crate::shared::{ConnInfo, Shared};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -42,6 +43,10 @@ pub struct ListenerRt {
     pub h2c: bool,
     /// Set on mesh listeners: mutual TLS with the mesh's current configuration.
     pub mesh: Option<Arc<MeshRt>>,
+    /// This listener's connection bounds (`gateway.overload`).
+    pub door: Arc<Door>,
+    /// The gateway-wide bound on requests in flight, shared by every listener.
+    pub requests: Arc<RequestGate>,
 }
 
 /// A connection after its TLS handshake (if any).
@@ -100,6 +105,21 @@ pub async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     total.increment(1);
+                    // Over a bound: close at once and keep accepting, so the backlog drains.
+                    let permit = match rt.door.admit(peer.ip()) {
+                        Ok(permit) => permit,
+                        Err(refused) => {
+                            drop(stream);
+                            if let Some(n) = rt.door.report() {
+                                shared.security(
+                                    SecurityKind::RateLimited,
+                                    Some(peer),
+                                    format!("connection refused: {} ({n} since the last report)", refused.reason()),
+                                );
+                            }
+                            continue;
+                        }
+                    };
                     let guard = open.enter();
                     let (rt, shared, phase, active) = (rt.clone(), shared.clone(), phase.clone(), active.clone());
                     tokio::spawn(async move {
@@ -107,6 +127,7 @@ pub async fn accept_loop(
                         serve(stream, peer, &rt, shared, phase).await;
                         active.decrement(1.0);
                         drop(guard);
+                        drop(permit);
                     });
                 }
                 Err(e) => {
@@ -158,7 +179,18 @@ async fn serve(
         peer,
     });
     let svc_shared = shared.clone();
-    let svc = service_fn(move |req| handler::handle(req, info.clone(), svc_shared.clone()));
+    let requests = rt.requests.clone();
+    let svc = service_fn(move |req| {
+        let (info, shared) = (info.clone(), svc_shared.clone());
+        // Load shedding: the place is held until the response head is ready.
+        let permit = requests.enter();
+        async move {
+            let Some(_permit) = permit else {
+                return Ok(handler::overloaded(&req, &info, &shared));
+            };
+            handler::handle(req, info, shared).await
+        }
+    });
     let idle = timeouts.idle.0;
     let max_buf = (head_limits.max_header_bytes + head_limits.max_uri_bytes + 1024).max(8192);
 

@@ -35,7 +35,7 @@ pub struct Shared {
 pub trait ShedGate: Send + Sync + std::fmt::Debug {
     /// Whether requests must be shed now. Called on every request: keep it one atomic load.
     fn is_blocked(&self) -> bool;
-    /// Counts one shed request (and its metric).
+    /// Counts one shed request (the proxy counts the metric).
     fn note_shed(&self);
 }
 

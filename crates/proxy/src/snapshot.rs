@@ -39,6 +39,8 @@ pub struct Snapshot {
     unauthorized_listeners: Vec<String>,
     /// The token issuers of the gateway's routes, shared by them and carried across reloads.
     issuers: IssuerRegistry,
+    /// Injected faults per route (`gateway.faults`, only with `danger: true`).
+    pub faults: crate::faults::Faults,
 }
 
 /// A route ready to match and serve.
@@ -103,6 +105,7 @@ impl Snapshot {
                 Some(rt) => rt.clone(),
                 None => Arc::new(ClusterRt::new(c, &g.timeouts, binding, old.map(|o| &**o))?),
             };
+            rt.start_health_checks(metrics);
             clusters.insert(c.name.clone(), rt);
         }
         let issuers = previous.map(|p| p.issuers.clone()).unwrap_or_default();
@@ -154,6 +157,7 @@ impl Snapshot {
                 .map(|l| l.name.clone())
                 .collect(),
             issuers,
+            faults: crate::faults::Faults::compile(g),
         })
     }
 

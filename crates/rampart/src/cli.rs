@@ -421,6 +421,11 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Instead of the control plane, ask a sidecar's admin listener (`host:port`, plain HTTP
+    /// on loopback) how long it can go on without the control plane: identity budget,
+    /// control-plane reachability, snapshot version and age.
+    #[arg(long, value_name = "ADMIN_ADDR")]
+    pub sidecar: Option<String>,
 }
 
 fn parse_secret(value: &str) -> Result<Secret, String> {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod no_snapshot;
 mod policy;
 mod revocation_under_load;
 mod sidecar;

@@ -1,4 +1,5 @@
-//! `rampart status`: the control plane's health and its proxies.
+//! `rampart status`: the control plane's health and its proxies; with `--sidecar`, how long a
+//! sidecar can go on without the control plane.
 
 use crate::cli::{ControlAuth, StatusArgs};
 use crate::output::say;
@@ -7,8 +8,13 @@ use rampart_control::ControlClient;
 use rampart_core::Sensitive;
 use std::process::ExitCode;
 
+mod sidecar;
+
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime::build(1)?;
+    if let Some(admin) = &args.sidecar {
+        return rt.block_on(sidecar::run(admin, args.json));
+    }
     rt.block_on(async move {
         let client = client(&args.control, &args.auth)?;
         let status = client

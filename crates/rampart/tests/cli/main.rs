@@ -16,6 +16,7 @@ mod policy;
 mod policy_gateway;
 mod policy_mesh;
 mod reload;
+mod resilience_control;
 mod secrets;
 mod secrets_durability;
 mod secrets_platform;

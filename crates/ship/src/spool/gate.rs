@@ -24,12 +24,10 @@ impl SpoolGate {
         self.inner.blocked.load(Ordering::Relaxed)
     }
 
-    /// Records one request shed because the gate was up. Also counts it in
-    /// `rampart_requests_shed_total{reason="event_spool_full"}`, so the caller must not.
+    /// Records one request shed because the gate was up (for the `events_blocked` alarm). The
+    /// proxy counts it in its own `rampart_requests_shed_total{reason="event_spool_full"}`.
     pub fn note_shed(&self) {
         self.inner.shed.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("rampart_requests_shed_total", "reason" => "event_spool_full")
-            .increment(1);
     }
 
     /// Requests shed since start.
