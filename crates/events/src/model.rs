@@ -209,6 +209,10 @@ pub enum SecurityKind {
     /// A proxy's event spool was full and, as configured (`drop_oldest`), its oldest events
     /// were dropped; the detail holds the count. An alarm: events were lost.
     EventsDropped,
+    /// An upstream endpoint failed too often in a row (5xx, connect failures) and is taken out
+    /// of its cluster's rotation for a while (outlier detection); the detail names cluster,
+    /// endpoint and how long.
+    UpstreamEjected,
     /// A proxy's event spool was full and, as configured (`block`), the proxy sheds requests
     /// with 503 until the collector catches up; no event is lost.
     EventsBlocked,

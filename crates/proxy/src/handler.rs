@@ -559,19 +559,34 @@ async fn forward(
         let (outcome, retryable) = match result {
             Err(_) => {
                 upstream_error(shared, route, "timeout");
-                res.record(metrics, cluster, &endpoint.label, idx, true);
+                ejected(
+                    shared,
+                    res.record(metrics, cluster, &endpoint.label, idx, true),
+                    cluster,
+                    &endpoint.label,
+                );
                 // The request may have been processed: never retried.
                 return Err(answer(504, "upstream_timeout"));
             }
             Ok(Err(e)) => {
                 let connect = e.is_connect();
-                res.record(metrics, cluster, &endpoint.label, idx, true);
+                ejected(
+                    shared,
+                    res.record(metrics, cluster, &endpoint.label, idx, true),
+                    cluster,
+                    &endpoint.label,
+                );
                 let retryable = (connect && replay.is_some()) || idempotent;
                 (Err(classify(shared, route, &e)), retryable)
             }
             Ok(Ok(resp)) => {
                 let failed = resp.status().is_server_error();
-                res.record(metrics, cluster, &endpoint.label, idx, failed);
+                ejected(
+                    shared,
+                    res.record(metrics, cluster, &endpoint.label, idx, failed),
+                    cluster,
+                    &endpoint.label,
+                );
                 (Ok(resp), failed && idempotent)
             }
         };
@@ -874,5 +889,20 @@ impl OnDone for Done {
             ev.duration_us = elapsed.as_micros() as u64;
             self.shared.bus.publish(Event::Access(Box::new(ev)));
         }
+    }
+}
+
+/// Publishes the ejection of an upstream endpoint by outlier detection, if `period` says one
+/// happened.
+fn ejected(shared: &Shared, period: Option<std::time::Duration>, cluster: &str, endpoint: &str) {
+    if let Some(period) = period {
+        shared.security(
+            SecurityKind::UpstreamEjected,
+            None,
+            format!(
+                "cluster {cluster}: endpoint {endpoint} ejected for {} ms after consecutive failures",
+                period.as_millis()
+            ),
+        );
     }
 }

@@ -212,9 +212,17 @@ impl Resilience {
             .is_none_or(|until| until <= now)
     }
 
-    /// Records the outcome of an attempt on endpoint `i` (`failed`: a 5xx or connect failure).
-    pub fn record(&self, metrics: &Metrics, cluster: &str, label: &str, i: usize, failed: bool) {
-        let Some(o) = &self.outlier else { return };
+    /// Records the outcome of an attempt on endpoint `i` (`failed`: a 5xx or connect failure);
+    /// the ejection period when this outcome ejected the endpoint.
+    pub fn record(
+        &self,
+        metrics: &Metrics,
+        cluster: &str,
+        label: &str,
+        i: usize,
+        failed: bool,
+    ) -> Option<Duration> {
+        let Some(o) = &self.outlier else { return None };
         let now = Instant::now();
         let mut eps = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
         let mut readmitted = false;
@@ -227,7 +235,7 @@ impl Resilience {
         }
         let ejected = eps.iter().filter(|h| h.ejected_until.is_some()).count();
         let allowed = eps.len() * o.max_ejection_percent as usize / 100;
-        let mut newly = false;
+        let mut newly = None;
         if let Some(h) = eps.get_mut(i) {
             if !failed {
                 h.failures = 0;
@@ -239,7 +247,7 @@ impl Resilience {
                     let period = o.base_ejection.0.saturating_mul(factor);
                     h.ejected_until = Some(now + period);
                     h.failures = 0;
-                    newly = true;
+                    newly = Some(period);
                     tracing::warn!(cluster, endpoint = label, ejection = ?period, "upstream endpoint ejected");
                     metrics
                         .counter(
@@ -250,7 +258,7 @@ impl Resilience {
                 }
             }
         }
-        if newly || readmitted {
+        if newly.is_some() || readmitted {
             let count = eps.iter().filter(|h| h.ejected_until.is_some()).count();
             metrics
                 .gauge(
@@ -259,6 +267,7 @@ impl Resilience {
                 )
                 .set(count as f64);
         }
+        newly
     }
 }
 

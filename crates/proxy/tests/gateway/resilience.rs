@@ -8,6 +8,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use rampart_events::SecurityKind;
 use rampart_testkit::RecordingUpstream;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -147,7 +148,7 @@ async fn a_killed_endpoint_is_retried_around_then_ejected() {
         Switch::start(200).await,
     ];
     let addrs: Vec<_> = ups.iter().map(|u| u.addr).collect();
-    let gw = Gw::start(&cluster(
+    let mut gw = Gw::start(&cluster(
         &addrs,
         "{ retries: { attempts: 2, budget_ratio: 0.5, min_per_second: 100 }, \
          outlier: { consecutive_failures: 3, base_ejection: 60s, max_ejection_percent: 50 } }",
@@ -161,8 +162,15 @@ async fn a_killed_endpoint_is_retried_around_then_ejected() {
     let statuses = load(gw.http(), 3, 20).await;
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
 
-    let text = gw.metrics().await;
     let dead = addrs[2].to_string();
+    // The ejection is an event too, naming the cluster, the endpoint and the period.
+    let event = gw.security(SecurityKind::UpstreamEjected).await;
+    assert!(
+        event.detail.contains("cluster c") && event.detail.contains(&dead),
+        "{}",
+        event.detail
+    );
+    let text = gw.metrics().await;
     assert_eq!(
         metric(
             &text,
