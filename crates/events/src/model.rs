@@ -213,6 +213,9 @@ pub enum SecurityKind {
     /// of its cluster's rotation for a while (outlier detection); the detail names cluster,
     /// endpoint and how long.
     UpstreamEjected,
+    /// An active health check marked an upstream endpoint unhealthy (out of rotation) or
+    /// healthy again; the detail names cluster, endpoint and which.
+    UpstreamHealth,
     /// A proxy's event spool was full and, as configured (`block`), the proxy sheds requests
     /// with 503 until the collector catches up; no event is lost.
     EventsBlocked,

@@ -106,6 +106,13 @@ impl ClusterRt {
             && self.mesh.as_ref() == mesh
     }
 
+    /// Publishes the cluster's health-check transitions on `bus` as `source` (once).
+    pub fn attach_events(&self, bus: &rampart_events::EventBus, source: &Arc<str>) {
+        if let Target::Endpoints(pool) = &self.target {
+            pool.resilience.attach_events(bus, source);
+        }
+    }
+
     /// Starts the cluster's active health checks, if configured (once; they stop when the
     /// cluster is dropped).
     pub fn start_health_checks(&self, metrics: &crate::metrics::Metrics) {

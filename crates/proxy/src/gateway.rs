@@ -82,6 +82,7 @@ impl Gateway {
             None => None,
         };
         let snapshot = Snapshot::compile(config, 1, None, &metrics, mesh.as_ref())?;
+        snapshot.attach_events(&options.bus, &Arc::from(options.name.as_str()));
         let authz = AuthzRt::new(&metrics);
         let initial = policy.enforced.is_some() || policy.shadow.is_some();
         authz.install(policy);
@@ -392,6 +393,7 @@ impl GatewayHandle {
             &self.shared.metrics,
             self.shared.mesh.as_ref(),
         )?;
+        next.attach_events(&self.shared.bus, &self.shared.source);
         // Certificates: load all first, so a bad file changes nothing.
         let mut new_certs = Vec::new();
         for (name, resolver) in &self.resolvers {
@@ -446,6 +448,7 @@ impl GatewayHandle {
             &self.shared.metrics,
             Some(mesh),
         )?);
+        next.attach_events(&self.shared.bus, &self.shared.source);
         self.shared.snapshot.store(next.clone());
         previous.retire_pools(&next);
         let closed = mesh.close_revoked();

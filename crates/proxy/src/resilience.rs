@@ -116,6 +116,11 @@ impl Resilience {
     }
 
     /// Retries allowed after the first attempt (0 when retries are off).
+    /// Publishes the cluster's health-check transitions on `bus` as `source`.
+    pub fn attach_events(&self, bus: &rampart_events::EventBus, source: &Arc<str>) {
+        self.health.attach_events(bus, source);
+    }
+
     pub fn max_retries(&self) -> u32 {
         self.retries.as_ref().map_or(0, |r| r.attempts)
     }

@@ -89,6 +89,13 @@ impl Snapshot {
     /// Compiles `config`, reusing clusters (and their warm pools) and rate-limit state from
     /// `previous` where their settings did not change.
     /// Mesh clusters are bound to `mesh`'s current TLS generation and directory.
+    /// Publishes every cluster's health-check transitions on `bus` as `source`.
+    pub fn attach_events(&self, bus: &rampart_events::EventBus, source: &Arc<str>) {
+        for cluster in self.clusters.values() {
+            cluster.attach_events(bus, source);
+        }
+    }
+
     pub fn compile(
         config: &Config,
         version: u64,

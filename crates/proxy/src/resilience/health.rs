@@ -9,6 +9,7 @@ use crate::upstream::H1Pool;
 use http::uri::{Authority, Scheme};
 use http::{Request, Uri, header};
 use rampart_config::HealthCheck;
+use rampart_events::{Event, EventBus, SecurityEvent, SecurityKind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::task::{JoinHandle, JoinSet};
@@ -25,13 +26,22 @@ pub struct Probe {
 #[derive(Debug)]
 pub struct HealthState {
     healthy: Vec<AtomicBool>,
+    /// Where transitions are published (the gateway's bus and name), once attached.
+    events: std::sync::OnceLock<(EventBus, Arc<str>)>,
 }
 
 impl HealthState {
     pub fn new(endpoints: usize) -> Self {
         Self {
             healthy: (0..endpoints).map(|_| AtomicBool::new(true)).collect(),
+            events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Publishes health transitions on `bus` from now on, as `source`. Only the first call
+    /// takes effect.
+    pub fn attach_events(&self, bus: &EventBus, source: &Arc<str>) {
+        let _ = self.events.set((bus.clone(), source.clone()));
     }
 
     pub fn is_healthy(&self, i: usize) -> bool {
@@ -118,6 +128,18 @@ async fn run(
                     tracing::info!(cluster = %cluster, endpoint = %p.label, "upstream endpoint healthy");
                 } else {
                     tracing::warn!(cluster = %cluster, endpoint = %p.label, "upstream endpoint unhealthy");
+                }
+                if let Some((bus, source)) = state.events.get() {
+                    let word = if now { "healthy" } else { "unhealthy" };
+                    bus.publish(Event::Security(SecurityEvent::new(
+                        SecurityKind::UpstreamHealth,
+                        source,
+                        None,
+                        format!(
+                            "cluster {cluster}: endpoint {} {word} by health check",
+                            p.label
+                        ),
+                    )));
                 }
                 metrics
                     .gauge(

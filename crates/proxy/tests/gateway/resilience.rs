@@ -378,7 +378,7 @@ async fn circuit_max_pending_answers_503_at_once() {
 async fn health_checks_mark_an_endpoint_down_and_up() {
     let good = Switch::start(200).await;
     let sick = Switch::start(200).await;
-    let gw = Gw::start(&cluster(
+    let mut gw = Gw::start(&cluster(
         &[good.addr, sick.addr],
         "{ health_check: { path: /healthz, interval: 50ms, timeout: 500ms, healthy: 2, unhealthy: 2 } }",
     ))
@@ -415,6 +415,19 @@ async fn health_checks_mark_an_endpoint_down_and_up() {
         assert_eq!(get(gw.http(), "/").await.status, 200);
     }
     assert_eq!(sick.hits(), before + 3);
+    // Both transitions are events too, in order.
+    let down = gw.security(SecurityKind::UpstreamHealth).await;
+    assert!(
+        down.detail.contains(&label) && down.detail.contains(" unhealthy"),
+        "{}",
+        down.detail
+    );
+    let up = gw.security(SecurityKind::UpstreamHealth).await;
+    assert!(
+        up.detail.contains(&label) && up.detail.contains(" healthy by"),
+        "{}",
+        up.detail
+    );
 }
 
 #[tokio::test]
